@@ -1,0 +1,59 @@
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// Builder builds subtrees while a node kind builds itself.
+type Builder interface {
+	// Build builds the subtree whose config is raw, at path (used in
+	// error messages). raw is a model name as a JSON string, or an object
+	// with exactly one key naming a registered kind.
+	Build(path string, raw json.RawMessage) (Node, error)
+	// HasModel reports whether the catalog has a model called name.
+	HasModel(name string) bool
+}
+
+// Factory builds a node of one kind from its config block raw, found at
+// path. It decodes raw strictly (conf.Decode), fills defaults, validates,
+// and builds its subtrees with b. Errors are *conf.Error values naming the
+// exact path.
+type Factory func(b Builder, path string, raw json.RawMessage) (Node, error)
+
+var (
+	mu        sync.RWMutex
+	factories = map[string]Factory{}
+)
+
+// Register makes a node kind available by name; it panics on a duplicate.
+func Register(kind string, f Factory) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := factories[kind]; dup {
+		panic(fmt.Sprintf("policy: kind %q registered twice", kind))
+	}
+	factories[kind] = f
+}
+
+// Lookup returns the factory of kind.
+func Lookup(kind string) (Factory, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	f, ok := factories[kind]
+	return f, ok
+}
+
+// Kinds lists the registered kinds, sorted.
+func Kinds() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	out := make([]string, 0, len(factories))
+	for k := range factories {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
