@@ -89,8 +89,9 @@ type Model struct {
 	Labels        map[string]string
 	// Options is the provider-specific block, decoded by the adapter.
 	Options json.RawMessage
-	// Timeout bounds one attempt; MaxRetries is how often a retryable
-	// failure is tried again on this model.
+	// Timeout bounds one attempt (0: the executor's default); MaxRetries is
+	// how often a retryable failure is tried again on this model (-1: the
+	// executor's default).
 	Timeout    conf.Duration
 	MaxRetries int
 }

@@ -33,9 +33,13 @@ const (
 	// ClassCanceled means the client went away; nothing is retried and the
 	// model's health is not charged.
 	ClassCanceled
+	// ClassUnsupported means this model cannot serve this request (a
+	// missing capability, a prompt a replayed model never answered): fail
+	// over at once, never retry, and do not charge the model's health.
+	ClassUnsupported
 )
 
-var classNames = [...]string{"unknown", "caller", "auth", "quota", "rate_limit", "transient", "canceled"}
+var classNames = [...]string{"unknown", "caller", "auth", "quota", "rate_limit", "transient", "canceled", "unsupported"}
 
 func (c Class) String() string {
 	if int(c) < len(classNames) {

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/sextant-router/sextant/internal/config"
+	"github.com/sextant-router/sextant/internal/engine"
+	"github.com/sextant-router/sextant/internal/gateway"
+	_ "github.com/sextant-router/sextant/internal/kinds"
+	"github.com/sextant-router/sextant/internal/store"
+)
+
+func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "config file (default: the embedded demo config)")
+	addr := fs.String("addr", "", "listen address host:port (default 127.0.0.1:8080, or SEXTANT_ADDR)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+
+	snap, err := loadSnapshot(*configPath, getenv)
+	if err != nil {
+		return err
+	}
+	listen := firstNonEmpty(*addr, getenv("SEXTANT_ADDR"), snap.File.Server.Addr, "127.0.0.1:8080")
+
+	var (
+		log      *store.Log
+		recorder engine.Recorder
+		api      gateway.DecisionLog
+	)
+	if snap.File.Store.Driver == "sqlite" {
+		db, err := store.OpenSQLite(snap.File.Store.Path)
+		if err != nil {
+			return fmt.Errorf("open decision log %s: %w", snap.File.Store.Path, err)
+		}
+		log = store.NewLog(db, store.LogOptions{Queue: snap.File.Store.Queue, Logger: logger})
+		recorder, api = log, log
+	}
+	eng := engine.New(snap, recorder)
+	gw := gateway.New(eng, api, logger)
+
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	logger.Info("sextant listening", "addr", "http://"+ln.Addr().String(), "models", len(snap.Models), "routes", len(snap.Routes))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Graceful shutdown: stop accepting, let open requests and streams
+	// finish within the grace period, then flush the decision log.
+	grace := snap.File.Server.ShutdownGrace.D()
+	logger.Info("shutting down", "grace", grace)
+	gw.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("grace period over; closing open connections", "err", err)
+		srv.Close()
+	}
+	if log != nil {
+		fctx, fcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer fcancel()
+		if err := log.Close(fctx); err != nil {
+			logger.Error("flushing the decision log", "err", err)
+		}
+		logger.Info("decision log flushed", "written", log.Written(), "dropped", log.Dropped())
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func loadSnapshot(path string, getenv func(string) string) (*config.Snapshot, error) {
+	opts := config.BuildOptions{Getenv: getenv}
+	if path != "" {
+		return config.Load(path, opts)
+	}
+	f, err := config.Default(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("embedded default config: %w", err)
+	}
+	return config.Build(f, opts)
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

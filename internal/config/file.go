@@ -1,0 +1,195 @@
+// Package config reads Sextant's YAML config, validates it strictly (every
+// error names its exact path), and builds an immutable Snapshot: the
+// catalog, one provider per model, and the policy tree of every route.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/sextant-router/sextant/internal/conf"
+)
+
+// File is the config file's shape. Field docs are the config reference.
+type File struct {
+	Server   Server                     `json:"server"`
+	Store    Store                      `json:"store"`
+	Executor Executor                   `json:"executor"`
+	Keys     []Key                      `json:"keys"`
+	Models   []Model                    `json:"models"`
+	Routes   map[string]json.RawMessage `json:"routes"`
+}
+
+// Server configures the HTTP listener.
+type Server struct {
+	// Addr is host:port to listen on; --addr and SEXTANT_ADDR override it.
+	// Default 127.0.0.1:8080.
+	Addr string `json:"addr"`
+	// MaxBodyBytes bounds a request body; larger bodies get 413. Default
+	// 8 MiB.
+	MaxBodyBytes int64 `json:"max_body_bytes"`
+	// ShutdownGrace is how long open requests and streams may run after
+	// SIGTERM. Default 30s.
+	ShutdownGrace conf.Duration `json:"shutdown_grace"`
+	// AllowedHeaders lists request headers rules may read. Default none.
+	AllowedHeaders []string `json:"allowed_headers"`
+}
+
+// Store configures the decision log.
+type Store struct {
+	// Driver is "sqlite" (default) or "none".
+	Driver string `json:"driver"`
+	// Path is the SQLite file, relative to the working directory. Default
+	// "sextant.db".
+	Path string `json:"path"`
+	// Queue bounds the asynchronous writer's queue; records beyond it are
+	// dropped and counted. Default 4096.
+	Queue int `json:"queue"`
+}
+
+// Executor configures how models are called.
+type Executor struct {
+	// AttemptTimeout bounds one non-streaming attempt. Default 60s.
+	AttemptTimeout conf.Duration `json:"attempt_timeout"`
+	// TTFTTimeout bounds the wait for a stream's first chunk. Default 30s.
+	TTFTTimeout conf.Duration `json:"ttft_timeout"`
+	// TotalTimeout bounds a whole request, all attempts and the whole
+	// stream included. Default 300s.
+	TotalTimeout conf.Duration `json:"total_timeout"`
+	// MaxRetries is how often a retryable failure is retried on the same
+	// model before failing over; a model's own max_retries overrides it.
+	// Default 2.
+	MaxRetries *int `json:"max_retries"`
+	// BackoffInitial and BackoffMax shape the full-jitter exponential
+	// backoff between retries. Defaults 200ms and 5s. A Retry-After longer
+	// than MaxRetryAfter fails over instead of waiting. Default 10s.
+	BackoffInitial conf.Duration `json:"backoff_initial"`
+	BackoffMax     conf.Duration `json:"backoff_max"`
+	MaxRetryAfter  conf.Duration `json:"max_retry_after"`
+}
+
+// Key is a virtual API key a client presents as a bearer token.
+type Key struct {
+	Name string `json:"name"`
+	// KeyEnv names the environment variable holding the key's value.
+	KeyEnv   string            `json:"key_env"`
+	Tier     string            `json:"tier"`
+	Metadata map[string]string `json:"metadata"`
+}
+
+// Model is one deployment in the fleet.
+type Model struct {
+	Name          string            `json:"name"`
+	Provider      string            `json:"provider"`
+	Upstream      string            `json:"upstream"`
+	BaseURL       string            `json:"base_url"`
+	APIKeyEnv     string            `json:"api_key_env"`
+	Price         Price             `json:"price"`
+	ContextWindow int               `json:"context_window"`
+	Capabilities  []string          `json:"capabilities"`
+	Labels        map[string]string `json:"labels"`
+	Timeout       conf.Duration     `json:"timeout"`
+	MaxRetries    *int              `json:"max_retries"`
+	Options       json.RawMessage   `json:"options"`
+}
+
+// Price is in dollars per one million tokens.
+type Price struct {
+	Input  float64  `json:"input"`
+	Output float64  `json:"output"`
+	Cached *float64 `json:"cached"`
+}
+
+// Parse reads YAML into a File, rejecting unknown fields, wrong types and
+// duplicate keys with the path of the fault.
+func Parse(data []byte) (*File, error) {
+	js, err := yamlToJSON(data)
+	if err != nil {
+		return nil, err
+	}
+	var f File
+	if err := conf.Decode("", js, &f); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// yamlToJSON converts a YAML document to JSON so that every block can be
+// decoded strictly with conf.Decode.
+func yamlToJSON(data []byte) (json.RawMessage, error) {
+	var doc any
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return json.RawMessage("{}"), nil
+		}
+		return nil, &conf.Error{Msg: "invalid YAML: " + err.Error()}
+	}
+	norm, err := normalize("", doc)
+	if err != nil {
+		return nil, err
+	}
+	js, err := json.Marshal(norm)
+	if err != nil {
+		return nil, &conf.Error{Msg: "invalid YAML: " + err.Error()}
+	}
+	return js, nil
+}
+
+// normalize turns YAML's generic values into ones encoding/json accepts,
+// rejecting mappings with non-string keys.
+func normalize(path string, v any) (any, error) {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			n, err := normalize(conf.Join(path, k), e)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = n
+		}
+		return out, nil
+	case map[any]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			ks, ok := k.(string)
+			if !ok {
+				return nil, conf.Errorf(path, "mapping key %v must be a string", k)
+			}
+			n, err := normalize(conf.Join(path, ks), e)
+			if err != nil {
+				return nil, err
+			}
+			out[ks] = n
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			n, err := normalize(conf.Index(path, i), e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = n
+		}
+		return out, nil
+	case float64:
+		if x != x || x > 1e300 || x < -1e300 {
+			return nil, conf.Errorf(path, "number %v is out of range", x)
+		}
+		return x, nil
+	default:
+		return x, nil
+	}
+}
+
+// String describes f's size, for logs.
+func (f *File) String() string {
+	return fmt.Sprintf("%d models, %d routes", len(f.Models), len(f.Routes))
+}

@@ -1,0 +1,346 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/sextant-router/sextant/internal/catalog"
+	"github.com/sextant-router/sextant/internal/conf"
+	"github.com/sextant-router/sextant/internal/executor"
+	"github.com/sextant-router/sextant/internal/policy"
+	"github.com/sextant-router/sextant/internal/policy/model"
+	"github.com/sextant-router/sextant/internal/provider"
+)
+
+// Snapshot is one immutable, validated configuration ready to serve.
+// Nothing in it changes after Build; a reload builds a new one.
+type Snapshot struct {
+	File     *File
+	Models   map[string]*catalog.Model
+	Order    []string // model names in config order
+	Targets  map[string]executor.Target
+	Executor *executor.Executor
+	// Routes are the named policy trees; Direct holds a "model" node per
+	// model so that clients can name a model directly.
+	Routes     map[string]policy.Node
+	RouteOrder []string
+	Direct     map[string]policy.Node
+	// Keys maps a bearer token to the key it belongs to.
+	Keys map[string]Key
+}
+
+// BuildOptions carry what Build needs from the outside world.
+type BuildOptions struct {
+	// BaseDir resolves relative paths in provider options; default ".".
+	BaseDir string
+	// Getenv reads secrets; default os.Getenv.
+	Getenv func(string) string
+	// HTTPClient is shared by the adapters; default a client with no
+	// overall timeout (deadlines come from contexts).
+	HTTPClient *http.Client
+}
+
+// Build validates f and assembles a Snapshot. It reports every error it
+// finds, each naming its path, joined with errors.Join.
+func Build(f *File, o BuildOptions) (*Snapshot, error) {
+	if o.BaseDir == "" {
+		o.BaseDir = "."
+	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	s := &Snapshot{File: f, Models: map[string]*catalog.Model{}, Targets: map[string]executor.Target{},
+		Routes: map[string]policy.Node{}, Direct: map[string]policy.Node{}, Keys: map[string]Key{}}
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	add(validateServer(&f.Server))
+	add(validateStore(&f.Store))
+	add(validateExecutor(&f.Executor))
+
+	for i, mc := range f.Models {
+		path := conf.Index("models", i)
+		m, err := buildModel(path, mc, o.Getenv)
+		if err != nil {
+			add(err)
+			continue
+		}
+		if _, dup := s.Models[m.Name]; dup {
+			add(conf.Errorf(conf.Join(path, "name"), "duplicate model name %q", m.Name))
+			continue
+		}
+		factory, ok := provider.Lookup(m.Provider)
+		if !ok {
+			add(conf.Errorf(conf.Join(path, "provider"), "unknown provider %q (known: %s)", m.Provider, strings.Join(provider.Kinds(), ", ")))
+			continue
+		}
+		p, err := factory(provider.Config{Model: m.Name, Upstream: m.Upstream, BaseURL: m.BaseURL, APIKey: m.APIKey,
+			Options: m.Options, OptionsPath: conf.Join(path, "options"), HTTPClient: o.HTTPClient, BaseDir: o.BaseDir})
+		if err != nil {
+			add(asPathError(conf.Join(path, "options"), err))
+			continue
+		}
+		s.Models[m.Name] = m
+		s.Order = append(s.Order, m.Name)
+		s.Targets[m.Name] = executor.Target{Model: m, Provider: p}
+	}
+	if len(f.Models) == 0 {
+		add(conf.Errorf("models", "at least one model is required"))
+	}
+
+	b := &builder{models: s.Models}
+	for _, name := range s.Order {
+		node, err := b.Build(conf.Join("models", name), mustJSON(name))
+		if err != nil {
+			add(err)
+			continue
+		}
+		s.Direct[name] = node
+	}
+	for _, name := range sortedKeys(f.Routes) {
+		path := conf.Join("routes", name)
+		if name == "" || strings.ContainsAny(name, " \t\n") {
+			add(conf.Errorf(path, "route names must be non-empty and contain no spaces"))
+			continue
+		}
+		if _, clash := s.Models[name]; clash {
+			add(conf.Errorf(path, "route %q has the same name as a model", name))
+			continue
+		}
+		node, err := b.Build(path, f.Routes[name])
+		if err != nil {
+			add(err)
+			continue
+		}
+		s.Routes[name] = node
+		s.RouteOrder = append(s.RouteOrder, name)
+	}
+	for i, k := range f.Keys {
+		add(buildKey(conf.Index("keys", i), k, o.Getenv, s.Keys))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	s.Executor = executor.New(s.Targets, executor.Options{
+		AttemptTimeout: f.Executor.AttemptTimeout.D(),
+		TTFTTimeout:    f.Executor.TTFTTimeout.D(),
+		MaxRetries:     retriesOption(f.Executor.MaxRetries),
+		BackoffInitial: f.Executor.BackoffInitial.D(),
+		BackoffMax:     f.Executor.BackoffMax.D(),
+		MaxRetryAfter:  f.Executor.MaxRetryAfter.D(),
+	})
+	return s, nil
+}
+
+func retriesOption(p *int) int {
+	switch {
+	case p == nil:
+		return 0 // executor default
+	case *p == 0:
+		return -1 // explicitly none
+	}
+	return *p
+}
+
+func asPathError(path string, err error) error {
+	var ce *conf.Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	return conf.Errorf(path, "%v", err)
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func buildModel(path string, mc Model, getenv func(string) string) (*catalog.Model, error) {
+	if mc.Name == "" {
+		return nil, conf.Errorf(conf.Join(path, "name"), "a name is required")
+	}
+	if strings.ContainsAny(mc.Name, " \t\n") {
+		return nil, conf.Errorf(conf.Join(path, "name"), "model names contain no spaces")
+	}
+	if mc.Provider == "" {
+		return nil, conf.Errorf(conf.Join(path, "provider"), "a provider is required")
+	}
+	m := &catalog.Model{
+		Name: mc.Name, Provider: mc.Provider, Upstream: mc.Upstream, BaseURL: mc.BaseURL, APIKeyEnv: mc.APIKeyEnv,
+		ContextWindow: mc.ContextWindow, Labels: mc.Labels, Options: mc.Options, Timeout: mc.Timeout,
+		Capabilities: map[catalog.Capability]bool{}, MaxRetries: -1,
+	}
+	if m.Upstream == "" {
+		m.Upstream = m.Name
+	}
+	if mc.MaxRetries != nil {
+		if *mc.MaxRetries < 0 || *mc.MaxRetries > 10 {
+			return nil, conf.Errorf(conf.Join(path, "max_retries"), "must be in [0,10]")
+		}
+		m.MaxRetries = *mc.MaxRetries
+	}
+	if mc.ContextWindow < 0 {
+		return nil, conf.Errorf(conf.Join(path, "context_window"), "must not be negative")
+	}
+	for field, v := range map[string]float64{"input": mc.Price.Input, "output": mc.Price.Output} {
+		if v < 0 || v > 1e6 {
+			return nil, conf.Errorf(conf.Join(path, "price."+field), "must be in [0,1000000] dollars per 1M tokens")
+		}
+	}
+	m.Price = catalog.Price{Input: catalog.RateFromUSD(mc.Price.Input), Output: catalog.RateFromUSD(mc.Price.Output)}
+	m.Price.Cached = m.Price.Input
+	if mc.Price.Cached != nil {
+		if *mc.Price.Cached < 0 || *mc.Price.Cached > 1e6 {
+			return nil, conf.Errorf(conf.Join(path, "price.cached"), "must be in [0,1000000] dollars per 1M tokens")
+		}
+		m.Price.Cached = catalog.RateFromUSD(*mc.Price.Cached)
+	}
+	for i, c := range mc.Capabilities {
+		if !slices.Contains(catalog.KnownCapabilities, catalog.Capability(c)) {
+			return nil, conf.Errorf(conf.Index(conf.Join(path, "capabilities"), i), "unknown capability %q (known: %v)", c, catalog.KnownCapabilities)
+		}
+		m.Capabilities[catalog.Capability(c)] = true
+	}
+	if mc.APIKeyEnv != "" {
+		v := getenv(mc.APIKeyEnv)
+		if v == "" {
+			return nil, conf.Errorf(conf.Join(path, "api_key_env"), "environment variable %s is not set", mc.APIKeyEnv)
+		}
+		m.APIKey = conf.Secret(v)
+	}
+	return m, nil
+}
+
+func buildKey(path string, k Key, getenv func(string) string, into map[string]Key) error {
+	if k.Name == "" {
+		return conf.Errorf(conf.Join(path, "name"), "a name is required")
+	}
+	if k.KeyEnv == "" {
+		return conf.Errorf(conf.Join(path, "key_env"), "the environment variable holding the key is required")
+	}
+	v := getenv(k.KeyEnv)
+	if v == "" {
+		return conf.Errorf(conf.Join(path, "key_env"), "environment variable %s is not set", k.KeyEnv)
+	}
+	if _, dup := into[v]; dup {
+		return conf.Errorf(conf.Join(path, "key_env"), "two keys have the same value")
+	}
+	into[v] = k
+	return nil
+}
+
+func validateServer(s *Server) error {
+	if s.MaxBodyBytes == 0 {
+		s.MaxBodyBytes = 8 << 20
+	}
+	if s.MaxBodyBytes < 1024 {
+		return conf.Errorf("server.max_body_bytes", "must be at least 1024")
+	}
+	if s.ShutdownGrace == 0 {
+		s.ShutdownGrace = conf.Duration(30e9)
+	}
+	return nil
+}
+
+func validateStore(s *Store) error {
+	switch s.Driver {
+	case "":
+		s.Driver = "sqlite"
+	case "sqlite", "none":
+	default:
+		return conf.Errorf("store.driver", "unknown driver %q (want sqlite or none)", s.Driver)
+	}
+	if s.Path == "" {
+		s.Path = "sextant.db"
+	}
+	if s.Queue == 0 {
+		s.Queue = 4096
+	}
+	if s.Queue < 1 {
+		return conf.Errorf("store.queue", "must be positive")
+	}
+	return nil
+}
+
+func validateExecutor(e *Executor) error {
+	if e.MaxRetries != nil && (*e.MaxRetries < 0 || *e.MaxRetries > 10) {
+		return conf.Errorf("executor.max_retries", "must be in [0,10]")
+	}
+	if e.TotalTimeout == 0 {
+		e.TotalTimeout = conf.Duration(300e9)
+	}
+	return nil
+}
+
+// builder implements policy.Builder over a catalog.
+type builder struct {
+	models map[string]*catalog.Model
+}
+
+func (b *builder) HasModel(name string) bool { _, ok := b.models[name]; return ok }
+
+// Build builds a subtree: a JSON string names a model, an object has one key
+// naming a registered kind.
+func (b *builder) Build(path string, raw json.RawMessage) (policy.Node, error) {
+	var name string
+	if json.Unmarshal(raw, &name) == nil {
+		return model.New(b, path, raw)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, conf.Errorf(path, "expected a model name or a mapping with one policy kind")
+	}
+	if len(m) != 1 {
+		keys := sortedKeys(m)
+		return nil, conf.Errorf(path, "expected exactly one policy kind, got %d (%s); known kinds: %s", len(m), strings.Join(keys, ", "), strings.Join(policy.Kinds(), ", "))
+	}
+	for kind, block := range m {
+		f, ok := policy.Lookup(kind)
+		if !ok {
+			return nil, conf.Errorf(conf.Join(path, kind), "unknown policy kind %q (known: %s)", kind, strings.Join(policy.Kinds(), ", "))
+		}
+		return f(b, conf.Join(path, kind), block)
+	}
+	panic("unreachable")
+}
+
+// Load reads, parses and builds the config at path.
+func Load(path string, o BuildOptions) (*Snapshot, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	f, err := Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	if o.BaseDir == "" {
+		o.BaseDir = filepath.Dir(path)
+	}
+	return Build(f, o)
+}

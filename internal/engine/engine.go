@@ -1,0 +1,147 @@
+// Package engine is the request pipeline between the client API and the
+// policy tree: it resolves the route or model a client named, runs the tree
+// under the request's deadline, and when the request is over totals its
+// usage and cost from the trace and hands the record to the decision log.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/sextant-router/sextant/internal/catalog"
+	"github.com/sextant-router/sextant/internal/config"
+	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/policy"
+	"github.com/sextant-router/sextant/internal/store"
+	"github.com/sextant-router/sextant/internal/trace"
+)
+
+// Recorder receives one decision record per finished request. It must not
+// block.
+type Recorder interface {
+	Record(store.Decision)
+}
+
+// Engine serves requests on the current config snapshot. Swap installs a
+// new snapshot; requests in flight keep the one they started with.
+type Engine struct {
+	snap atomic.Pointer[config.Snapshot]
+	log  Recorder
+}
+
+// New returns an engine serving snap and recording decisions to log (nil
+// records nothing).
+func New(snap *config.Snapshot, log Recorder) *Engine {
+	e := &Engine{log: log}
+	e.snap.Store(snap)
+	return e
+}
+
+// Snapshot returns the snapshot new requests are served on.
+func (e *Engine) Snapshot() *config.Snapshot { return e.snap.Load() }
+
+// Swap installs snap for new requests and returns the previous one.
+func (e *Engine) Swap(snap *config.Snapshot) *config.Snapshot { return e.snap.Swap(snap) }
+
+// Inbound is a decoded client request.
+type Inbound struct {
+	ID      string
+	Request *llm.Request
+	Caller  policy.Caller
+	Header  http.Header
+	Start   time.Time
+}
+
+// Exchange is one request in progress. The caller must call Finish exactly
+// once, after the answer was written (or failed), and Close the stream if
+// Outcome has one.
+type Exchange struct {
+	ID    string
+	Route string // what the client named: a route or a model
+	Kind  string // "route" or "model"
+	Trace *trace.Trace
+	// Outcome is nil when Err is set.
+	Outcome *policy.Outcome
+	Err     error
+
+	e        *Engine
+	in       Inbound
+	cancel   context.CancelFunc
+	finished atomic.Bool
+}
+
+// Chat runs the request through its route. The returned exchange holds the
+// outcome or the error; ctx bounds the whole exchange, so a stream must be
+// read before ctx ends.
+func (e *Engine) Chat(ctx context.Context, in Inbound) *Exchange {
+	snap := e.snap.Load()
+	if in.Start.IsZero() {
+		in.Start = time.Now()
+	}
+	x := &Exchange{ID: in.ID, Route: in.Request.Model, Trace: trace.New(in.Start), e: e, in: in}
+	node, kind := resolve(snap, in.Request.Model)
+	x.Kind = kind
+	if node == nil {
+		x.cancel = func() {}
+		x.Err = &llm.Error{Status: http.StatusNotFound, Type: llm.TypeNotFound, Code: "model_not_found", Param: "model",
+			Message: fmt.Sprintf("the model or route %q does not exist; GET /v1/models lists them", in.Request.Model), Class: llm.ClassCaller}
+		return x
+	}
+	ctx, x.cancel = context.WithTimeout(ctx, snap.File.Executor.TotalTimeout.D())
+	call := &policy.Call{Request: in.Request, Caller: in.Caller, Header: in.Header, Exec: snap.Executor, Trace: x.Trace, Now: in.Start}
+	out, err := node.Serve(ctx, call)
+	if err == nil && out == nil {
+		err = &llm.Error{Status: http.StatusInternalServerError, Type: llm.TypeServer, Message: "the route returned no answer"}
+	}
+	x.Outcome, x.Err = out, err
+	return x
+}
+
+func resolve(snap *config.Snapshot, name string) (policy.Node, string) {
+	if n, ok := snap.Routes[name]; ok {
+		return n, "route"
+	}
+	if n, ok := snap.Direct[name]; ok {
+		return n, "model"
+	}
+	return nil, ""
+}
+
+// Totals returns what the exchange used and cost so far.
+func (x *Exchange) Totals() (llm.Usage, catalog.Micros) { return x.Trace.Totals() }
+
+// Finish ends the exchange: it releases its deadline and records the
+// decision with the HTTP status the client saw and the error it got, if
+// any. Calls after the first do nothing.
+func (x *Exchange) Finish(status int, err error) {
+	if !x.finished.CompareAndSwap(false, true) {
+		return
+	}
+	x.cancel()
+	if x.e.log == nil {
+		return
+	}
+	usage, cost := x.Trace.Totals()
+	view := x.Trace.Snapshot()
+	d := store.Decision{
+		RequestID: x.ID, Time: x.in.Start, Route: x.Route, Status: status,
+		Stream: x.in.Request.Stream, Usage: usage, CostMicros: cost,
+		LatencyMS: trace.Millis(time.Since(x.in.Start)), CallerKey: x.in.Caller.Key, CallerTier: x.in.Caller.Tier, Trace: view,
+	}
+	if x.Outcome != nil {
+		d.Model = x.Outcome.Model
+	}
+	for _, a := range view.Attempts {
+		if a.Model == d.Model && a.Outcome == trace.OutcomeOK {
+			d.TTFTMS = a.StartMS + a.TTFTMS
+		}
+	}
+	if err != nil {
+		le := llm.AsError(err)
+		d.ErrorType, d.ErrorMessage = le.Type, le.Message
+	}
+	x.e.log.Record(d)
+}

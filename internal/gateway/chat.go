@@ -1,0 +1,247 @@
+package gateway
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sextant-router/sextant/internal/catalog"
+	"github.com/sextant-router/sextant/internal/config"
+	"github.com/sextant-router/sextant/internal/engine"
+	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/openaiapi"
+	"github.com/sextant-router/sextant/internal/policy"
+	"github.com/sextant-router/sextant/internal/trace"
+)
+
+// Response headers every chat completion carries.
+const (
+	HeaderRoute   = "X-Sextant-Route"
+	HeaderModel   = "X-Sextant-Model"
+	HeaderCost    = "X-Sextant-Cost-Usd"
+	HeaderTrace   = "X-Sextant-Trace" // request header: "1" returns the trace
+	HeaderSession = "X-Session-Id"
+)
+
+// traceExtension is the "sextant" member added to a response (or a final
+// stream chunk) when the client sent x-sextant-trace: 1.
+type traceExtension struct {
+	RequestID string     `json:"request_id"`
+	Route     string     `json:"route"`
+	Kind      string     `json:"kind"`
+	Model     string     `json:"model,omitempty"`
+	CostUSD   string     `json:"cost_usd"`
+	Usage     llm.Usage  `json:"usage"`
+	Trace     trace.View `json:"trace"`
+}
+
+func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	snap := s.engine.Snapshot()
+	body, le := readJSONBody(w, r, snap.File.Server.MaxBodyBytes)
+	if le != nil {
+		writeError(w, le)
+		return
+	}
+	req, err := openaiapi.DecodeChatRequest(body)
+	if err != nil {
+		writeError(w, llm.AsError(err))
+		return
+	}
+	caller, le := authenticate(snap, r, req)
+	if le != nil {
+		writeError(w, le)
+		return
+	}
+	in := engine.Inbound{ID: RequestID(r.Context()), Request: req, Caller: caller, Header: allowedHeaders(snap, r.Header), Start: start}
+	x := s.engine.Chat(r.Context(), in)
+	w.Header().Set(HeaderRoute, x.Route)
+	if x.Err != nil {
+		e := llm.AsError(x.Err)
+		setCost(w.Header(), x)
+		writeError(w, e)
+		x.Finish(e.Status, x.Err)
+		return
+	}
+	w.Header().Set(HeaderModel, x.Outcome.Model)
+	wantTrace := r.Header.Get(HeaderTrace) == "1"
+	if x.Outcome.Stream != nil {
+		s.writeStream(w, r, x, req, wantTrace)
+		return
+	}
+	out, err := openaiapi.EncodeChatResponse(x.Outcome.Response)
+	if err != nil {
+		e := &llm.Error{Status: http.StatusBadGateway, Type: llm.TypeUpstream, Message: "the model's answer could not be encoded", Cause: err}
+		writeError(w, e)
+		x.Finish(e.Status, e)
+		return
+	}
+	setCost(w.Header(), x)
+	if wantTrace {
+		out = withExtension(out, extension(x))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(out)
+	x.Finish(http.StatusOK, nil)
+}
+
+// writeStream streams the outcome as server-sent events. The status line
+// and headers are the commit point; after it a failure ends the stream
+// with an in-band error event and no [DONE], so no client mistakes a broken
+// stream for a finished one. The cost is known only at the end and is sent
+// as an HTTP trailer.
+func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, x *engine.Exchange, req *llm.Request, wantTrace bool) {
+	st := x.Outcome.Stream
+	defer st.Close()
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	h.Set("X-Accel-Buffering", "no")
+	h.Set("Trailer", HeaderCost)
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	var last *llm.Chunk
+	status, streamErr := http.StatusOK, error(nil)
+	for {
+		ch, err := st.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			e := llm.AsError(err)
+			status, streamErr = e.Status, err
+			if r.Context().Err() == nil {
+				writeEvent(w, openaiapi.StreamErrorEvent(e))
+				rc.Flush()
+			}
+			break
+		}
+		last = ch
+		data, err := openaiapi.EncodeChunk(ch, req.IncludeUsage)
+		if err != nil {
+			e := &llm.Error{Status: http.StatusBadGateway, Type: llm.TypeUpstream, Message: "the model's stream could not be encoded", Cause: err}
+			status, streamErr = e.Status, e
+			writeEvent(w, openaiapi.StreamErrorEvent(e))
+			break
+		}
+		if data == nil {
+			continue
+		}
+		if writeEvent(w, data) != nil || rc.Flush() != nil {
+			status, streamErr = 499, r.Context().Err()
+			break
+		}
+	}
+	if streamErr == nil {
+		st.Close() // record the attempt before totals are read
+		if wantTrace {
+			writeEvent(w, traceChunk(x, last))
+		}
+		writeEvent(w, []byte("[DONE]"))
+		rc.Flush()
+	} else {
+		st.Close()
+	}
+	setCost(h, x)
+	x.Finish(status, streamErr)
+}
+
+func writeEvent(w io.Writer, data []byte) error {
+	buf := make([]byte, 0, len(data)+8)
+	buf = append(buf, "data: "...)
+	buf = append(buf, data...)
+	buf = append(buf, "\n\n"...)
+	_, err := w.Write(buf)
+	return err
+}
+
+// traceChunk is a final chunk with no choices carrying the trace, shaped so
+// that SDKs parse it as an ordinary (empty) chunk.
+func traceChunk(x *engine.Exchange, last *llm.Chunk) []byte {
+	ch := map[string]any{"object": "chat.completion.chunk", "choices": []any{}, "sextant": extension(x)}
+	if last != nil {
+		ch["id"], ch["created"], ch["model"] = last.ID, last.Created, last.Model
+	}
+	b, _ := json.Marshal(ch)
+	return b
+}
+
+func extension(x *engine.Exchange) traceExtension {
+	usage, cost := x.Totals()
+	ext := traceExtension{RequestID: x.ID, Route: x.Route, Kind: x.Kind, CostUSD: cost.String(), Usage: usage, Trace: x.Trace.Snapshot()}
+	if x.Outcome != nil {
+		ext.Model = x.Outcome.Model
+	}
+	return ext
+}
+
+// withExtension adds "sextant": ext as the last member of the JSON object
+// body.
+func withExtension(body []byte, ext traceExtension) []byte {
+	b, err := json.Marshal(ext)
+	if err != nil || len(body) < 2 {
+		return body
+	}
+	end := len(body) - 1
+	for end > 0 && body[end] != '}' {
+		end--
+	}
+	out := make([]byte, 0, len(body)+len(b)+16)
+	out = append(out, body[:end]...)
+	out = append(out, `,"sextant":`...)
+	out = append(out, b...)
+	out = append(out, body[end:]...)
+	return out
+}
+
+func setCost(h http.Header, x *engine.Exchange) {
+	_, cost := x.Totals()
+	h.Set(HeaderCost, catalog.Micros(cost).String())
+}
+
+// authenticate finds the caller. With no keys configured the gateway is
+// open and callers are anonymous; with keys, a bearer token (or x-api-key)
+// must match one.
+func authenticate(snap *config.Snapshot, r *http.Request, req *llm.Request) (policy.Caller, *llm.Error) {
+	c := policy.Caller{Session: r.Header.Get(HeaderSession), Metadata: map[string]string{}}
+	for k, v := range req.Metadata {
+		c.Metadata[k] = v
+	}
+	if len(snap.Keys) == 0 {
+		return c, nil
+	}
+	token := r.Header.Get("X-Api-Key")
+	if auth := r.Header.Get("Authorization"); token == "" && auth != "" {
+		scheme, rest, _ := strings.Cut(auth, " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			token = strings.TrimSpace(rest)
+		}
+	}
+	for value, k := range snap.Keys {
+		if token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(value)) == 1 {
+			c.Key, c.Tier = k.Name, k.Tier
+			for mk, mv := range k.Metadata {
+				c.Metadata[mk] = mv
+			}
+			return c, nil
+		}
+	}
+	return c, &llm.Error{Status: http.StatusUnauthorized, Type: llm.TypeAuthentication, Code: "invalid_api_key",
+		Message: "a valid API key is required (Authorization: Bearer <key>)"}
+}
+
+func allowedHeaders(snap *config.Snapshot, h http.Header) http.Header {
+	out := http.Header{}
+	for _, name := range snap.File.Server.AllowedHeaders {
+		if v := h.Values(name); len(v) > 0 {
+			out[http.CanonicalHeaderKey(name)] = v
+		}
+	}
+	return out
+}

@@ -1,0 +1,77 @@
+// Package tokens counts tokens with a real BPE tokenizer (OpenAI's
+// cl100k_base vocabulary, embedded in github.com/tiktoken-go/tokenizer), for
+// upstreams that report no usage. Counts for non-OpenAI models are estimates
+// and are marked as such by the caller.
+package tokens
+
+import (
+	"sync"
+	"unicode/utf8"
+
+	"github.com/tiktoken-go/tokenizer"
+
+	"github.com/sextant-router/sextant/internal/llm"
+)
+
+// Per-message overhead of the chat format (role and separators), as OpenAI
+// documents for its cl100k models, and the reply primer.
+const (
+	perMessage = 3
+	perName    = 1
+	replyPrime = 3
+)
+
+var codec = sync.OnceValue(func() tokenizer.Codec {
+	c, err := tokenizer.Get(tokenizer.Cl100kBase)
+	if err != nil {
+		// The vocabulary is compiled into the binary; failing here is a
+		// build defect, not a runtime condition.
+		panic("tokens: cl100k_base unavailable: " + err.Error())
+	}
+	return c
+})
+
+// Count returns the number of tokens in text. Invalid UTF-8 is counted as
+// one token per byte rather than failing.
+func Count(text string) int {
+	if text == "" {
+		return 0
+	}
+	n, err := codec().Count(text)
+	if err != nil {
+		return utf8.RuneCountInString(text)
+	}
+	return n
+}
+
+// Prompt returns the number of prompt tokens req would use: every
+// message's content, name and tool calls with the chat format's overhead,
+// and the tool declarations.
+func Prompt(req *llm.Request) int {
+	n := replyPrime
+	for _, m := range req.Messages {
+		n += perMessage + Count(m.Role) + Count(m.Content)
+		if m.Name != "" {
+			n += perName + Count(m.Name)
+		}
+		for _, tc := range m.ToolCalls {
+			n += Count(tc.Function.Name) + Count(tc.Function.Arguments)
+		}
+	}
+	for _, t := range req.Tools {
+		n += Count(t.Function.Name) + Count(t.Function.Description) + Count(string(t.Function.Parameters))
+	}
+	return n
+}
+
+// Completion returns the number of tokens in a response's choices.
+func Completion(resp *llm.Response) int {
+	n := 0
+	for _, c := range resp.Choices {
+		n += Count(c.Message.Content) + Count(c.Message.Refusal)
+		for _, tc := range c.Message.ToolCalls {
+			n += Count(tc.Function.Name) + Count(tc.Function.Arguments)
+		}
+	}
+	return n
+}

@@ -1,0 +1,43 @@
+package tokens
+
+import (
+	"testing"
+
+	"github.com/sextant-router/sextant/internal/llm"
+)
+
+func TestCount(t *testing.T) {
+	tests := []struct {
+		text string
+		want int
+	}{
+		{"", 0},
+		{"hello world", 2},
+		{"hello world, how are you?", 7},
+	}
+	for _, tt := range tests {
+		if got := Count(tt.text); got != tt.want {
+			t.Errorf("Count(%q) = %d, want %d", tt.text, got, tt.want)
+		}
+	}
+}
+
+func TestPromptAndCompletion(t *testing.T) {
+	req := &llm.Request{Messages: []llm.Message{{Role: "user", Content: "hello world"}}}
+	// 3 reply primer + 3 per message + 1 role token + 2 content tokens.
+	if got := Prompt(req); got != 9 {
+		t.Errorf("Prompt = %d, want 9", got)
+	}
+	resp := &llm.Response{Choices: []llm.Choice{{Message: llm.Message{Content: "hello world"}}, {Message: llm.Message{ToolCalls: []llm.ToolCall{{Function: llm.FunctionCall{Name: "f", Arguments: "{}"}}}}}}}
+	if got := Completion(resp); got != 2+1+1 {
+		t.Errorf("Completion = %d, want 4", got)
+	}
+}
+
+func BenchmarkCount(b *testing.B) {
+	text := "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?"
+	b.ReportAllocs()
+	for b.Loop() {
+		Count(text)
+	}
+}
