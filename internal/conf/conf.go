@@ -10,8 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Error is a configuration error at a path such as
@@ -51,63 +56,105 @@ func Join(base, field string) string {
 func Index(base string, i int) string { return fmt.Sprintf("%s[%d]", base, i) }
 
 // Decode decodes the JSON form of a config block into v, rejecting unknown
-// fields, wrong types and trailing data. Errors are *Error values whose path
-// starts at path. A nil or "null" raw leaves v unchanged.
+// fields, duplicate keys, wrong types and trailing data. Errors are *Error
+// values whose path starts at path and continues into the block, e.g.
+// "models[0].price.input". A nil or "null" raw leaves v unchanged.
 func Decode(path string, raw json.RawMessage, v any) error {
 	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := jsonv2.Unmarshal(raw, v, jsonv2.RejectUnknownMembers(true)); err != nil {
 		return decodeError(path, err)
-	}
-	if dec.More() {
-		return Errorf(path, "unexpected trailing data")
 	}
 	return nil
 }
 
 func decodeError(path string, err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		want := te.Type.String()
-		if te.Type.Kind().String() != want && !strings.Contains(want, ".") {
-			want = te.Type.Kind().String()
+	var se *jsonv2.SemanticError
+	if errors.As(err, &se) {
+		at := pointerPath(path, se.JSONPointer)
+		var ce *Error
+		switch {
+		case errors.As(se.Err, &ce):
+			return &Error{Path: Join(at, ce.Path), Msg: ce.Msg}
+		case errors.Is(se.Err, jsonv2.ErrUnknownName):
+			return Errorf(at, "unknown field")
+		case se.GoType != nil && se.JSONKind != 0:
+			return Errorf(at, "expected %s, got %s", friendlyType(se.GoType), kindName(se.JSONKind))
+		case se.Err != nil:
+			return Errorf(at, "%v", se.Err)
 		}
-		return Errorf(Join(path, te.Field), "expected %s, got %s", friendlyType(te.Type.Kind().String(), want), te.Value)
+		return Errorf(at, "invalid value")
+	}
+	var syn *jsontext.SyntacticError
+	if errors.As(err, &syn) {
+		return Errorf(pointerPath(path, syn.JSONPointer), "%v", syn.Err)
 	}
 	var ce *Error
 	if errors.As(err, &ce) {
-		return ce
+		return &Error{Path: Join(path, ce.Path), Msg: ce.Msg}
 	}
-	msg := err.Error()
-	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return Errorf(Join(path, strings.Trim(f, `"`)), "unknown field")
-	}
-	msg = strings.TrimPrefix(msg, "json: ")
-	return Errorf(path, "%s", msg)
+	return Errorf(path, "%v", err)
 }
 
-func friendlyType(kind, full string) string {
-	switch kind {
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+// pointerPath renders a JSON pointer under base in config notation: numeric
+// tokens become indexes.
+func pointerPath(base string, p jsontext.Pointer) string {
+	out := base
+	for tok := range p.Tokens() {
+		if _, err := strconv.Atoi(tok); err == nil {
+			out += "[" + tok + "]"
+		} else {
+			out = Join(out, tok)
+		}
+	}
+	return out
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "boolean"
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case '{':
+		return "mapping"
+	case '[':
+		return "list"
+	}
+	return k.String()
+}
+
+func friendlyType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == reflect.TypeOf(Duration(0)):
+		return "a duration"
+	case t == reflect.TypeOf(json.RawMessage(nil)):
+		return "a value"
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return "an integer"
-	case "float32", "float64":
+	case reflect.Float32, reflect.Float64:
 		return "a number"
-	case "string":
+	case reflect.String:
 		return "a string"
-	case "bool":
+	case reflect.Bool:
 		return "a boolean"
-	case "slice", "array":
+	case reflect.Slice, reflect.Array:
 		return "a list"
-	case "map", "struct":
+	case reflect.Map, reflect.Struct:
 		return "a mapping"
 	}
-	if strings.HasSuffix(full, "Duration") {
-		return "a duration"
-	}
-	return full
+	return t.String()
 }
 
 // Duration is a time.Duration that reads and writes "500ms", "2s", "1m30s".
