@@ -39,14 +39,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		recorder engine.Recorder
 		api      gateway.DecisionLog
 	)
-	if snap.File.Store.Driver == "sqlite" {
-		db, err := store.OpenSQLite(snap.File.Store.Path)
-		if err != nil {
-			return fmt.Errorf("open decision log %s: %w", snap.File.Store.Path, err)
-		}
-		log = store.NewLog(db, store.LogOptions{Queue: snap.File.Store.Queue, Logger: logger})
-		recorder, api = log, log
+	db, err := snap.File.Store.Open()
+	if err != nil {
+		return fmt.Errorf("open decision log %s: %w", snap.File.Store.Path, err)
 	}
+	log = store.NewLog(db, snap.File.Store.LogOptions(logger))
+	recorder, api = log, log
 	eng := engine.New(snap, recorder)
 	gw := gateway.New(eng, api, logger)
 

@@ -13,12 +13,13 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sextant-router/sextant/internal/conf"
+	"github.com/sextant-router/sextant/internal/store"
 )
 
 // File is the config file's shape. Field docs are the config reference.
 type File struct {
 	Server   Server                     `json:"server"`
-	Store    Store                      `json:"store"`
+	Store    store.Config               `json:"store"`
 	Executor Executor                   `json:"executor"`
 	Keys     []Key                      `json:"keys"`
 	Models   []Model                    `json:"models"`
@@ -38,18 +39,6 @@ type Server struct {
 	ShutdownGrace conf.Duration `json:"shutdown_grace"`
 	// AllowedHeaders lists request headers rules may read. Default none.
 	AllowedHeaders []string `json:"allowed_headers"`
-}
-
-// Store configures the decision log.
-type Store struct {
-	// Driver is "sqlite" (default) or "none".
-	Driver string `json:"driver"`
-	// Path is the SQLite file, relative to the working directory. Default
-	// "sextant.db".
-	Path string `json:"path"`
-	// Queue bounds the asynchronous writer's queue; records beyond it are
-	// dropped and counted. Default 4096.
-	Queue int `json:"queue"`
 }
 
 // Executor configures how models are called.

@@ -68,7 +68,7 @@ func Build(f *File, o BuildOptions) (*Snapshot, error) {
 		}
 	}
 	add(validateServer(&f.Server))
-	add(validateStore(&f.Store))
+	add(f.Store.Validate("store"))
 	add(validateExecutor(&f.Executor))
 
 	for i, mc := range f.Models {
@@ -263,26 +263,6 @@ func validateServer(s *Server) error {
 	}
 	if s.ShutdownGrace == 0 {
 		s.ShutdownGrace = conf.Duration(30e9)
-	}
-	return nil
-}
-
-func validateStore(s *Store) error {
-	switch s.Driver {
-	case "":
-		s.Driver = "sqlite"
-	case "sqlite", "none":
-	default:
-		return conf.Errorf("store.driver", "unknown driver %q (want sqlite or none)", s.Driver)
-	}
-	if s.Path == "" {
-		s.Path = "sextant.db"
-	}
-	if s.Queue == 0 {
-		s.Queue = 4096
-	}
-	if s.Queue < 1 {
-		return conf.Errorf("store.queue", "must be positive")
 	}
 	return nil
 }

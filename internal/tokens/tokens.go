@@ -5,6 +5,7 @@
 package tokens
 
 import (
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -74,4 +75,46 @@ func Completion(resp *llm.Response) int {
 		}
 	}
 	return n
+}
+
+// Piece is a stretch of text sent as one stream delta: one token, or a few
+// when a character spans token boundaries.
+type Piece struct {
+	Text   string
+	Tokens int
+}
+
+// Split cuts s into token-sized pieces whose concatenation is exactly s.
+// Tokens that hold part of a multi-byte character are merged with their
+// neighbours so that every piece is valid UTF-8 (when s is).
+func Split(s string) []Piece {
+	if s == "" {
+		return nil
+	}
+	_, toks, err := codec().Encode(s)
+	if err != nil || len(toks) == 0 {
+		return []Piece{{Text: s, Tokens: max(1, Count(s))}}
+	}
+	out := make([]Piece, 0, len(toks))
+	start, end, n := 0, 0, 0
+	for _, t := range toks {
+		if !strings.HasPrefix(s[end:], t) {
+			// The tokenizer changed the text; never send a different text
+			// than the one given.
+			return []Piece{{Text: s, Tokens: len(toks)}}
+		}
+		end += len(t)
+		n++
+		if utf8.ValidString(s[start:end]) {
+			out = append(out, Piece{Text: s[start:end], Tokens: n})
+			start, n = end, 0
+		}
+	}
+	if end != len(s) {
+		return []Piece{{Text: s, Tokens: len(toks)}}
+	}
+	if start < end {
+		out = append(out, Piece{Text: s[start:end], Tokens: n})
+	}
+	return out
 }

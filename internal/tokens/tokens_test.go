@@ -1,7 +1,11 @@
 package tokens
 
 import (
+	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/sextant-router/sextant/internal/dataset"
 
 	"github.com/sextant-router/sextant/internal/llm"
 )
@@ -39,5 +43,31 @@ func BenchmarkCount(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Count(text)
+	}
+}
+
+func TestSplitRejoins(t *testing.T) {
+	texts := []string{"", "hello world", "naïve café — 日本語のテキスト 🚀 done", "a\nb\tc", strings.Repeat("🙂", 7)}
+	for _, rec := range dataset.Demo() {
+		for _, m := range rec.Models {
+			texts = append(texts, m.Response...)
+		}
+	}
+	for _, s := range texts {
+		var got string
+		total := 0
+		for _, p := range Split(s) {
+			if p.Text == "" || !utf8.ValidString(p.Text) || p.Tokens < 1 {
+				t.Errorf("bad piece %+v of %q", p, s)
+			}
+			got += p.Text
+			total += p.Tokens
+		}
+		if got != s {
+			t.Errorf("Split(%q) rejoined = %q", s, got)
+		}
+		if s != "" && total != Count(s) {
+			t.Errorf("Split(%q) tokens = %d, want %d", s, total, Count(s))
+		}
 	}
 }
