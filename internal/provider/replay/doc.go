@@ -55,8 +55,9 @@
 // A prompt that is not in the data set fails with status 404, type
 // not_found_error, code "prompt_not_recorded"; a record without an answer
 // text from record_model for that turn (MMLU records carry no texts) fails
-// with status 404, code "no_recorded_answer". Both are caller faults
-// (llm.ClassCaller): never retried and never failed over. Waits end when the
+// with status 404, code "no_recorded_answer". Both are of class
+// llm.ClassUnsupported: never retried, but a fallback goes on to its next
+// candidate, so a replayed model can be backed by a live or simulated one. Waits end when the
 // context does: a deadline gives a transient "upstream_timeout" error, a
 // cancel a canceled one. Closing a stream cancels it.
 //
