@@ -14,6 +14,7 @@ import (
 	"github.com/sextant-router/sextant/internal/config"
 	"github.com/sextant-router/sextant/internal/engine"
 	"github.com/sextant-router/sextant/internal/gateway"
+	"github.com/sextant-router/sextant/internal/reload"
 	_ "github.com/sextant-router/sextant/internal/kinds"
 	"github.com/sextant-router/sextant/internal/store"
 )
@@ -28,25 +29,34 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 
-	snap, err := loadSnapshot(*configPath, getenv)
+	// One HTTP client for every snapshot, so reloads keep upstream
+	// connections warm.
+	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	load := func() (*config.Snapshot, error) { return loadSnapshot(*configPath, getenv, client) }
+	snap, err := load()
 	if err != nil {
 		return err
 	}
 	listen := firstNonEmpty(*addr, getenv("SEXTANT_ADDR"), snap.File.Server.Addr, "127.0.0.1:8080")
 
-	var (
-		log      *store.Log
-		recorder engine.Recorder
-		api      gateway.DecisionLog
-	)
 	db, err := snap.File.Store.Open()
 	if err != nil {
 		return fmt.Errorf("open decision log %s: %w", snap.File.Store.Path, err)
 	}
-	log = store.NewLog(db, snap.File.Store.LogOptions(logger))
-	recorder, api = log, log
-	eng := engine.New(snap, recorder)
-	gw := gateway.New(eng, api, logger)
+	log := store.NewLog(db, snap.File.Store.LogOptions(logger))
+	eng := engine.New(snap, log)
+	gw := gateway.New(eng, log, logger)
+
+	// Reload on SIGHUP and config file changes; the store and the listen
+	// address are fixed for the process's life.
+	rctx, stopReload := context.WithCancel(ctx)
+	defer stopReload()
+	reloader := reload.New(load, eng, logger)
+	go func() {
+		if err := reloader.Run(rctx, *configPath); err != nil {
+			logger.Error("config reloading stopped", "err", err)
+		}
+	}()
 
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -74,22 +84,20 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		logger.Warn("grace period over; closing open connections", "err", err)
 		srv.Close()
 	}
-	if log != nil {
-		fctx, fcancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer fcancel()
-		if err := log.Close(fctx); err != nil {
-			logger.Error("flushing the decision log", "err", err)
-		}
-		logger.Info("decision log flushed", "written", log.Written(), "dropped", log.Dropped())
+	fctx, fcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer fcancel()
+	if err := log.Close(fctx); err != nil {
+		logger.Error("flushing the decision log", "err", err)
 	}
+	logger.Info("decision log flushed", "written", log.Written(), "dropped", log.Dropped())
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
 }
 
-func loadSnapshot(path string, getenv func(string) string) (*config.Snapshot, error) {
-	opts := config.BuildOptions{Getenv: getenv}
+func loadSnapshot(path string, getenv func(string) string, client *http.Client) (*config.Snapshot, error) {
+	opts := config.BuildOptions{Getenv: getenv, HTTPClient: client}
 	if path != "" {
 		return config.Load(path, opts)
 	}

@@ -18,7 +18,9 @@ import (
 
 type fakeProvider struct{}
 
-func (fakeProvider) Chat(context.Context, *llm.Request) (*llm.Response, error) { return &llm.Response{}, nil }
+func (fakeProvider) Chat(context.Context, *llm.Request) (*llm.Response, error) {
+	return &llm.Response{}, nil
+}
 func (fakeProvider) ChatStream(context.Context, *llm.Request) (llm.Stream, error) {
 	return nil, nil
 }

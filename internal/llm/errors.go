@@ -135,6 +135,10 @@ func StatusClass(status int) Class {
 		return ClassQuota
 	case status == http.StatusTooManyRequests:
 		return ClassRateLimit
+	case status == http.StatusNotFound:
+		// An upstream that does not know the model or path is a
+		// deployment fault, not the caller's: another candidate may work.
+		return ClassUnsupported
 	case status == http.StatusRequestTimeout || status == 409 || status >= 500:
 		return ClassTransient
 	case status >= 400:

@@ -89,3 +89,9 @@ func Kinds() []string {
 	sort.Strings(out)
 	return out
 }
+
+// Embedder is implemented by providers that serve embeddings. Vectors come
+// back in input order, one per input.
+type Embedder interface {
+	Embed(ctx context.Context, req *llm.EmbedRequest) (*llm.EmbedResponse, error)
+}
