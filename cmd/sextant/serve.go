@@ -14,8 +14,8 @@ import (
 	"github.com/sextant-router/sextant/internal/config"
 	"github.com/sextant-router/sextant/internal/engine"
 	"github.com/sextant-router/sextant/internal/gateway"
-	"github.com/sextant-router/sextant/internal/reload"
 	_ "github.com/sextant-router/sextant/internal/kinds"
+	"github.com/sextant-router/sextant/internal/reload"
 	"github.com/sextant-router/sextant/internal/store"
 )
 
