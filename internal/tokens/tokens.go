@@ -6,10 +6,7 @@ package tokens
 
 import (
 	"strings"
-	"sync"
 	"unicode/utf8"
-
-	"github.com/tiktoken-go/tokenizer"
 
 	"github.com/sextant-router/sextant/internal/llm"
 )
@@ -22,27 +19,12 @@ const (
 	replyPrime = 3
 )
 
-var codec = sync.OnceValue(func() tokenizer.Codec {
-	c, err := tokenizer.Get(tokenizer.Cl100kBase)
-	if err != nil {
-		// The vocabulary is compiled into the binary; failing here is a
-		// build defect, not a runtime condition.
-		panic("tokens: cl100k_base unavailable: " + err.Error())
-	}
-	return c
-})
-
-// Count returns the number of tokens in text. Invalid UTF-8 is counted as
-// one token per byte rather than failing.
+// Count returns the number of cl100k_base tokens in text (see Counter).
 func Count(text string) int {
 	if text == "" {
 		return 0
 	}
-	n, err := codec().Count(text)
-	if err != nil {
-		return utf8.RuneCountInString(text)
-	}
-	return n
+	return cl100k().Count(text)
 }
 
 // Prompt returns the number of prompt tokens req would use: every
@@ -91,7 +73,7 @@ func Split(s string) []Piece {
 	if s == "" {
 		return nil
 	}
-	_, toks, err := codec().Encode(s)
+	_, toks, err := cl100k().lib.Encode(s)
 	if err != nil || len(toks) == 0 {
 		return []Piece{{Text: s, Tokens: max(1, Count(s))}}
 	}

@@ -38,14 +38,6 @@ func TestPromptAndCompletion(t *testing.T) {
 	}
 }
 
-func BenchmarkCount(b *testing.B) {
-	text := "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?"
-	b.ReportAllocs()
-	for b.Loop() {
-		Count(text)
-	}
-}
-
 func TestSplitRejoins(t *testing.T) {
 	texts := []string{"", "hello world", "naïve café — 日本語のテキスト 🚀 done", "a\nb\tc", strings.Repeat("🙂", 7)}
 	for _, rec := range dataset.Demo() {
