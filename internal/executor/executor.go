@@ -93,44 +93,62 @@ func (e *Executor) Model(name string) (*catalog.Model, bool) {
 
 // Call implements policy.Executor.
 func (e *Executor) Call(ctx context.Context, c *policy.Call, model string, req *llm.Request) (*policy.Outcome, error) {
-	t, ok := e.targets[model]
-	if !ok {
-		return nil, &llm.Error{Status: http.StatusNotFound, Type: llm.TypeNotFound, Code: "model_not_found",
-			Message: fmt.Sprintf("model %q does not exist", model), Class: llm.ClassCaller}
+	t, err := e.target(model)
+	if err != nil {
+		return nil, err
 	}
 	r := req.Clone()
 	r.Model = t.Model.Upstream
-	retries := e.opts.MaxRetries
-	if t.Model.MaxRetries >= 0 {
-		retries = t.Model.MaxRetries
-	}
-	var err error
-	for try := 1; ; try++ {
-		var out *policy.Outcome
+	var out *policy.Outcome
+	err = e.retry(ctx, t, func(try int) (err error) {
 		if r.Stream {
 			out, err = e.stream(ctx, c, t, r, try)
 		} else {
 			out, err = e.chat(ctx, c, t, r, try)
 		}
+		return err
+	})
+	return out, err
+}
+
+func (e *Executor) target(model string) (Target, error) {
+	t, ok := e.targets[model]
+	if !ok {
+		return Target{}, &llm.Error{Status: http.StatusNotFound, Type: llm.TypeNotFound, Code: "model_not_found",
+			Message: fmt.Sprintf("model %q does not exist", model), Class: llm.ClassCaller}
+	}
+	return t, nil
+}
+
+// retry runs attempt until it succeeds, fails in a way that is not worth
+// retrying on this model, the model's retries are spent, or ctx ends;
+// between tries it waits the backoff.
+func (e *Executor) retry(ctx context.Context, t Target, attempt func(try int) error) error {
+	retries := e.opts.MaxRetries
+	if t.Model.MaxRetries >= 0 {
+		retries = t.Model.MaxRetries
+	}
+	for try := 1; ; try++ {
+		err := attempt(try)
 		if err == nil {
-			return out, nil
+			return nil
 		}
 		class := llm.ClassOf(err)
 		if ctx.Err() != nil || !class.Retryable() || try > retries || (class == llm.ClassUnknown && try > 1) {
-			return nil, err
+			return err
 		}
 		wait := e.backoff(try, err)
 		if wait < 0 {
-			return nil, err // Retry-After beyond what we wait for: fail over
+			return err // Retry-After beyond what we wait for: fail over
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return nil, err
+			return err
 		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return nil, canceled(ctx, t.Model.Name)
+			return canceled(ctx, t.Model.Name)
 		case <-timer.C:
 		}
 	}

@@ -33,6 +33,9 @@ type Executor interface {
 	// stream is the caller's. Retries and backoff happen inside Call; every
 	// attempt is recorded in c.Trace with its usage and cost.
 	Call(ctx context.Context, c *Call, model string, req *llm.Request) (*Outcome, error)
+	// Embed calls model for embeddings, with the same retries and
+	// accounting. The model must have the embeddings capability.
+	Embed(ctx context.Context, c *Call, model string, req *llm.EmbedRequest) (*llm.EmbedResponse, error)
 	// Model returns the catalog entry of name.
 	Model(name string) (*catalog.Model, bool)
 }
