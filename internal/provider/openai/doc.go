@@ -28,6 +28,15 @@
 // The API key, when set, is sent as "Authorization: Bearer <key>"; with no
 // key no Authorization header is sent (local servers).
 //
+// Embeddings (provider.Embedder) are one POST to {base_url}/embeddings with
+// the model, the inputs as a list of strings, dimensions when set, user and
+// encoding_format "float". Vectors are placed by each item's index, not by
+// its place in the list (list order is used only when no item has an
+// index); usage.prompt_tokens is the input token count. A server that
+// answers with base64 vectors (little-endian float32) is understood too.
+// Embedding responses may be up to 256 MiB, as 2,048 vectors of 3,072
+// floats written as JSON text come to about 130 MB.
+//
 // # Config
 //
 // base_url defaults to https://api.openai.com/v1. The options block is
@@ -95,6 +104,14 @@
 //     type and code, otherwise as transient.
 //   - Closing a stream cancels the upstream request and closes the
 //     connection; Close is idempotent.
+//   - Embeddings fail as chat calls do. In addition, an answer that does
+//     not hold exactly one vector per input (each index 0..n-1 once, every
+//     vector of one nonzero length, all values finite) is transient (502,
+//     bad_upstream_response). Vectors of another length than the dimensions
+//     asked for mean the server ignored the parameter: 400
+//     unsupported_parameter, llm.ClassUnsupported, so the executor fails
+//     over without retrying. An empty input list is the caller's fault and
+//     sends nothing.
 //
 // # Example
 //
@@ -116,4 +133,9 @@
 //	    base_url: http://localhost:8000/v1   # vLLM; no key
 //	    options:
 //	      stream_usage: false
+//	  - name: embed-small
+//	    provider: openai
+//	    upstream: text-embedding-3-small
+//	    api_key_env: OPENAI_API_KEY
+//	    capabilities: [embeddings]
 package openai

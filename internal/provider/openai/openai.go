@@ -211,10 +211,15 @@ func (p *Provider) ChatStream(ctx context.Context, req *llm.Request) (llm.Stream
 	return newStream(p, sctx, cancel, resp.Body), nil
 }
 
-// post sends body and returns a 2xx response, or a classified error with
-// the response closed.
+// post sends body to the chat endpoint; see postTo.
 func (p *Provider) post(ctx context.Context, body []byte, accept string) (*http.Response, error) {
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, bytes.NewReader(body))
+	return p.postTo(ctx, p.endpoint, body, accept)
+}
+
+// postTo sends body to endpoint and returns a 2xx response, or a classified
+// error with the response closed.
+func (p *Provider) postTo(ctx context.Context, endpoint string, body []byte, accept string) (*http.Response, error) {
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, p.transportError(ctx, err, CodeUpstreamUnreachable)
 	}

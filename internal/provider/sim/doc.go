@@ -34,6 +34,23 @@
 // of requests therefore replays exactly; concurrent identical requests take
 // counter values in arrival order.
 //
+// Embeddings (provider.Embedder). A sim is also a deterministic embedding
+// model for tests. Each input becomes a hashed bag of features: its words
+// (maximal runs of letters and digits, lowercased) and the character
+// trigrams of each word padded with a space, each hashed with FNV-1a mixed
+// with the seed and the upstream name into one of the vector's buckets
+// with a sign of +1 or -1 (weight 1 for a word, 0.5 for a trigram), and the
+// vector is L2-normalised. So identical texts get identical vectors
+// (whatever the batch, case or punctuation), texts that share words or
+// spellings have a higher cosine similarity than unrelated ones, and two
+// sims with another seed or upstream name live in different spaces. A text
+// without words gets the vector of a reserved feature. The length is
+// embedding_dimensions, or the request's dimensions (1 to 8192) when set.
+// Usage is the inputs' cl100k_base token count. The fault rates apply as
+// for Chat, drawn from the same fault generator (seeded by the inputs, the
+// length and the number of earlier identical calls); stream_break_rate
+// does not apply, and in realtime mode Embed answers after one TTFT draw.
+//
 // # Config
 //
 //	seed               integer seed; default 0.
@@ -60,6 +77,7 @@
 //	call_tools         answer requests that offer tools with a tool call;
 //	                   default false.
 //	realtime           wait the modeled latency (default true).
+//	embedding_dimensions  length of embedding vectors, 1 to 8192; default 64.
 //
 // The four rates are shares of one draw, so they must sum to at most 1.
 //
@@ -82,10 +100,12 @@
 //     due, with status 502, code "stream_truncated", llm.ClassTransient and
 //     no finish chunk or usage.
 //
-// Rate limits and errors come at once from Chat or ChatStream, before any
-// chunk, as an upstream refuses before its headers. Every wait ends with the
-// context: a deadline gives a transient "upstream_timeout" error, a cancel a
-// canceled one (llm.ClassCanceled). Closing a stream cancels it.
+// Rate limits and errors come at once from Chat, ChatStream or Embed,
+// before any chunk, as an upstream refuses before its headers. Every wait
+// ends with the context: a deadline gives a transient "upstream_timeout"
+// error, a cancel a canceled one (llm.ClassCanceled). Closing a stream
+// cancels it. Embed refuses an empty input list and dimensions outside 1 to
+// 8192 as the caller's fault (400, llm.ClassCaller).
 //
 // # Example
 //
@@ -108,4 +128,9 @@
 //	    provider: sim
 //	    upstream: sim-echo
 //	    options: {reply: "You said: {{.Prompt}}", ttft: 50ms}
+//	  - name: embed-sim
+//	    provider: sim
+//	    upstream: sim-embed
+//	    capabilities: [embeddings]
+//	    options: {embedding_dimensions: 256, ttft: 20ms, error_rate: 0.01}
 package sim

@@ -47,6 +47,8 @@ type Options struct {
 	Reply           string          `json:"reply"`
 	CallTools       bool            `json:"call_tools"`
 	Realtime        *bool           `json:"realtime"`
+	// EmbeddingDimensions is the length of embedding vectors; see embed.go.
+	EmbeddingDimensions int `json:"embedding_dimensions"`
 }
 
 // Sim is a simulated model. It is safe for concurrent use; its only mutable
@@ -64,6 +66,7 @@ type Sim struct {
 	reply        *template.Template // nil: generated text
 	callTools    bool
 	realtime     bool
+	embedDims    int // embedding length when a request does not ask for one
 
 	calls counter
 }
@@ -117,6 +120,9 @@ func New(cfg provider.Config) (provider.Provider, error) {
 		s.retryAfter = d.D()
 	}
 	if s.rates, err = newRates(path, opts); err != nil {
+		return nil, err
+	}
+	if s.embedDims, err = embeddingDimensions(conf.Join(path, "embedding_dimensions"), opts.EmbeddingDimensions); err != nil {
 		return nil, err
 	}
 	if opts.Reply != "" {
