@@ -4,6 +4,7 @@ package kinds
 
 import (
 	// Providers.
+	_ "github.com/sextant-router/sextant/internal/provider/gemini"
 	_ "github.com/sextant-router/sextant/internal/provider/openai"
 	_ "github.com/sextant-router/sextant/internal/provider/replay"
 	_ "github.com/sextant-router/sextant/internal/provider/sim"
@@ -12,4 +13,5 @@ import (
 	_ "github.com/sextant-router/sextant/internal/policy/fallback"
 	_ "github.com/sextant-router/sextant/internal/policy/model"
 	_ "github.com/sextant-router/sextant/internal/policy/rules"
+	_ "github.com/sextant-router/sextant/internal/policy/split"
 )
