@@ -4,6 +4,7 @@ package kinds
 
 import (
 	// Providers.
+	_ "github.com/sextant-router/sextant/internal/provider/anthropic"
 	_ "github.com/sextant-router/sextant/internal/provider/gemini"
 	_ "github.com/sextant-router/sextant/internal/provider/openai"
 	_ "github.com/sextant-router/sextant/internal/provider/replay"
