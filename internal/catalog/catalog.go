@@ -44,16 +44,23 @@ type Price struct {
 	Output Rate
 	// Cached is the rate for cached prompt tokens; it defaults to Input.
 	Cached Rate
+	// CacheWrite is the rate for prompt tokens written to the cache; it
+	// defaults to Input.
+	CacheWrite Rate
 }
 
 // Cost returns the cost of u at p in micro-dollars: cached prompt tokens at
-// the cached rate, other prompt tokens at the input rate, completion tokens
-// (reasoning included) at the output rate. The exact product is computed in
-// integers and rounded half up to a whole micro-dollar once per call.
+// the cached rate, prompt tokens written to the cache at the cache-write
+// rate, other prompt tokens at the input rate, completion tokens (reasoning
+// included) at the output rate. The exact product is computed in integers
+// and rounded half up to a whole micro-dollar once per call.
 func (p Price) Cost(u llm.Usage) Micros {
-	cached := min(max(u.CachedTokens, 0), max(u.PromptTokens, 0))
-	fresh := max(u.PromptTokens, 0) - cached
-	total := int64(fresh)*int64(p.Input) + int64(cached)*int64(p.Cached) + int64(max(u.CompletionTokens, 0))*int64(p.Output)
+	prompt := max(u.PromptTokens, 0)
+	cached := min(max(u.CachedTokens, 0), prompt)
+	written := min(max(u.CacheWriteTokens, 0), prompt-cached)
+	fresh := prompt - cached - written
+	total := int64(fresh)*int64(p.Input) + int64(cached)*int64(p.Cached) + int64(written)*int64(p.CacheWrite) +
+		int64(max(u.CompletionTokens, 0))*int64(p.Output)
 	return Micros((total + 500_000) / 1_000_000)
 }
 

@@ -19,6 +19,8 @@ func TestPriceCost(t *testing.T) {
 		{"gpt4 1k in 500 out", gpt4, llm.Usage{PromptTokens: 1000, CompletionTokens: 500}, 10_000 + 15_000},
 		{"cached prompt tokens at cached rate", gpt4, llm.Usage{PromptTokens: 1000, CachedTokens: 400, CompletionTokens: 0}, 6000 + 1000},
 		{"cached larger than prompt is clamped", gpt4, llm.Usage{PromptTokens: 10, CachedTokens: 400}, 25},
+		{"cache writes at the write rate", Price{Input: RateFromUSD(3), Output: RateFromUSD(15), Cached: RateFromUSD(0.3), CacheWrite: RateFromUSD(3.75)},
+			llm.Usage{PromptTokens: 3000, CachedTokens: 1000, CacheWriteTokens: 1000, CompletionTokens: 100}, 3000 + 300 + 3750 + 1500},
 		{"mixtral rounds half up", mixtral, llm.Usage{PromptTokens: 2, CompletionTokens: 1}, 1},
 		{"mixtral below half rounds down", mixtral, llm.Usage{PromptTokens: 1}, 0},
 		{"mixtral exact", mixtral, llm.Usage{PromptTokens: 600, CompletionTokens: 400}, 240},

@@ -92,6 +92,9 @@ type Price struct {
 	Input  float64  `json:"input"`
 	Output float64  `json:"output"`
 	Cached *float64 `json:"cached"`
+	// CacheWrite prices prompt tokens written to the provider's cache
+	// (Anthropic bills 1.25x input for 5-minute writes); default input.
+	CacheWrite *float64 `json:"cache_write"`
 }
 
 // Parse reads YAML into a File, rejecting unknown fields, wrong types and

@@ -213,12 +213,18 @@ func buildModel(path string, mc Model, getenv func(string) string) (*catalog.Mod
 		}
 	}
 	m.Price = catalog.Price{Input: catalog.RateFromUSD(mc.Price.Input), Output: catalog.RateFromUSD(mc.Price.Output)}
-	m.Price.Cached = m.Price.Input
-	if mc.Price.Cached != nil {
-		if *mc.Price.Cached < 0 || *mc.Price.Cached > 1e6 {
-			return nil, conf.Errorf(conf.Join(path, "price.cached"), "must be in [0,1000000] dollars per 1M tokens")
+	m.Price.Cached, m.Price.CacheWrite = m.Price.Input, m.Price.Input
+	for field, v := range map[string]struct {
+		set *float64
+		to  *catalog.Rate
+	}{"cached": {mc.Price.Cached, &m.Price.Cached}, "cache_write": {mc.Price.CacheWrite, &m.Price.CacheWrite}} {
+		if v.set == nil {
+			continue
 		}
-		m.Price.Cached = catalog.RateFromUSD(*mc.Price.Cached)
+		if *v.set < 0 || *v.set > 1e6 {
+			return nil, conf.Errorf(conf.Join(path, "price."+field), "must be in [0,1000000] dollars per 1M tokens")
+		}
+		*v.to = catalog.RateFromUSD(*v.set)
 	}
 	for i, c := range mc.Capabilities {
 		if !slices.Contains(catalog.KnownCapabilities, catalog.Capability(c)) {

@@ -183,10 +183,14 @@ type TopLogprob struct {
 // Usage counts tokens. Estimated is true when Sextant counted the tokens with
 // its tokenizer because the upstream reported none.
 type Usage struct {
-	PromptTokens     int  `json:"prompt_tokens"`
-	CompletionTokens int  `json:"completion_tokens"`
-	TotalTokens      int  `json:"total_tokens"`
-	CachedTokens     int  `json:"cached_tokens,omitempty"`
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+	CachedTokens     int `json:"cached_tokens,omitempty"`
+	// CacheWriteTokens are prompt tokens written to the provider's prompt
+	// cache (a subset of PromptTokens, disjoint from CachedTokens), which
+	// some providers bill at a surcharge.
+	CacheWriteTokens int  `json:"cache_write_tokens,omitempty"`
 	ReasoningTokens  int  `json:"reasoning_tokens,omitempty"`
 	Estimated        bool `json:"estimated,omitempty"`
 }
@@ -203,6 +207,7 @@ func (u Usage) Add(v Usage) Usage {
 		CompletionTokens: u.CompletionTokens + v.CompletionTokens,
 		TotalTokens:      u.TotalTokens + v.TotalTokens,
 		CachedTokens:     u.CachedTokens + v.CachedTokens,
+		CacheWriteTokens: u.CacheWriteTokens + v.CacheWriteTokens,
 		ReasoningTokens:  u.ReasoningTokens + v.ReasoningTokens,
 		Estimated:        u.Estimated || v.Estimated,
 	}

@@ -58,11 +58,10 @@
 // cache_read_input_tokens + cache_creation_input_tokens, cached_tokens is
 // cache_read_input_tokens (charged at the model's cached price), and
 // completion_tokens is output_tokens (reasoning_tokens is
-// output_tokens_details.thinking_tokens where sent). Cache writes are
-// charged at the plain input price, because the normalized usage has no
-// field for them: Anthropic bills them at 1.25× (5-minute cache) or 2× (1-hour
-// cache) the input price, so the computed cost of a call that writes the
-// cache is low by that surcharge.
+// output_tokens_details.thinking_tokens where sent), and
+// cache_creation_input_tokens are the cache-write tokens, charged at the
+// model's price.cache_write (set it to 1.25x input for the 5-minute cache,
+// 2x for the 1-hour cache).
 //
 // Streams are read as server-sent events and become chunks:
 // message_start → a chunk with the assistant role (its usage is kept);

@@ -469,8 +469,8 @@ func (t *tokens) merge(u *usage) {
 
 // llm converts to the normalized usage. Anthropic's input_tokens counts
 // only the uncached input, so the prompt is the sum of the three input
-// counts; cache reads are the cached tokens, and cache writes are charged
-// as plain input.
+// counts; cache reads are the cached tokens and cache writes the
+// cache-write tokens, each charged at its own price.
 func (t tokens) llm() llm.Usage {
 	prompt := t.input + t.cacheRead + t.cacheWrite
 	return llm.Usage{
@@ -478,6 +478,7 @@ func (t tokens) llm() llm.Usage {
 		CompletionTokens: t.output,
 		TotalTokens:      prompt + t.output,
 		CachedTokens:     t.cacheRead,
+		CacheWriteTokens: t.cacheWrite,
 		ReasoningTokens:  t.thinking,
 	}
 }
