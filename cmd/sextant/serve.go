@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/sextant-router/sextant/internal/config"
@@ -17,6 +18,7 @@ import (
 	_ "github.com/sextant-router/sextant/internal/kinds"
 	"github.com/sextant-router/sextant/internal/reload"
 	"github.com/sextant-router/sextant/internal/store"
+	"github.com/sextant-router/sextant/internal/tokens"
 )
 
 func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
@@ -58,12 +60,26 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		}
 	}()
 
+	tokens.Tokenizer() // build the tokenizer now, not inside the first request's deadline
+
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	// Handlers run under baseCtx, canceled when the shutdown grace period
+	// is over, so cut-off requests still finish their bookkeeping; inflight
+	// lets shutdown wait for that before the decision log closes.
+	baseCtx, cutOff := context.WithCancel(context.Background())
+	defer cutOff()
+	var inflight sync.WaitGroup
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inflight.Add(1)
+		defer inflight.Done()
+		gw.ServeHTTP(w, r)
+	})
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return baseCtx },
+		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	logger.Info("sextant listening", "addr", "http://"+ln.Addr().String(), "models", len(snap.Models), "routes", len(snap.Routes))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -81,9 +97,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		logger.Warn("grace period over; closing open connections", "err", err)
+		logger.Warn("grace period over; cutting off open requests", "err", err)
+		cutOff()
+		waitBounded(&inflight, 5*time.Second)
 		srv.Close()
 	}
+	waitBounded(&inflight, 5*time.Second)
 	fctx, fcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer fcancel()
 	if err := log.Close(fctx); err != nil {
@@ -106,6 +125,16 @@ func loadSnapshot(path string, getenv func(string) string, client *http.Client) 
 		return nil, fmt.Errorf("embedded default config: %w", err)
 	}
 	return config.Build(f, opts)
+}
+
+// waitBounded waits for wg, at most d.
+func waitBounded(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
 }
 
 func firstNonEmpty(vs ...string) string {

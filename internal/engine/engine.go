@@ -134,9 +134,14 @@ func (x *Exchange) Finish(status int, err error) {
 	if x.Outcome != nil {
 		d.Model = x.Outcome.Model
 	}
-	for _, a := range view.Attempts {
-		if a.Model == d.Model && a.Outcome == trace.OutcomeOK {
-			d.TTFTMS = a.StartMS + a.TTFTMS
+	if x.Outcome != nil && x.Outcome.Stream != nil {
+		// The stream's first byte came from the last attempt on the
+		// answering model, whether the stream then ended, broke or was
+		// abandoned; a whole response has no time to first byte.
+		for _, a := range view.Attempts {
+			if a.Model == d.Model && a.Stream {
+				d.TTFTMS = a.StartMS + a.TTFTMS
+			}
 		}
 	}
 	if err != nil {

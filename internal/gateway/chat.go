@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -61,10 +62,10 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	x := s.engine.Chat(r.Context(), in)
 	w.Header().Set(HeaderRoute, x.Route)
 	if x.Err != nil {
-		e := llm.AsError(x.Err)
+		e := clientError(x.Err)
 		setCost(w.Header(), x)
 		writeError(w, e)
-		x.Finish(e.Status, x.Err)
+		x.Finish(e.Status, e)
 		return
 	}
 	w.Header().Set(HeaderModel, x.Outcome.Model)
@@ -114,8 +115,8 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, x *engine.E
 			break
 		}
 		if err != nil {
-			e := llm.AsError(err)
-			status, streamErr = e.Status, err
+			e := clientError(err)
+			status, streamErr = e.Status, e
 			if r.Context().Err() == nil {
 				writeEvent(w, openaiapi.StreamErrorEvent(e))
 				rc.Flush()
@@ -134,7 +135,11 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, x *engine.E
 			continue
 		}
 		if writeEvent(w, data) != nil || rc.Flush() != nil {
-			status, streamErr = 499, r.Context().Err()
+			// The write can fail before the server notices the closed
+			// connection and cancels the context, so ctx.Err() may still be
+			// nil here: the error must not be.
+			status, streamErr = 499, &llm.Error{Status: 499, Type: llm.TypeInvalidRequest, Code: "client_closed_request",
+				Message: "the client closed the request", Class: llm.ClassCanceled, Cause: context.Cause(r.Context())}
 			break
 		}
 	}
@@ -198,6 +203,32 @@ func withExtension(body []byte, ext traceExtension) []byte {
 	out = append(out, b...)
 	out = append(out, body[end:]...)
 	return out
+}
+
+// clientError returns err as the client sees it. A provider's status is not
+// the client's: an upstream 401, 402 or 403 means Sextant's credential or
+// account for that model failed, not the client's key, and an upstream 500
+// is a bad gateway from where the client stands. So a provider failure (an
+// error that names a model) of the auth, quota, transient or unknown class
+// goes out as 502 upstream_error unless its status already is 429, 502, 503
+// or 504. Caller faults, cancels and unsupported requests keep theirs.
+func clientError(err error) *llm.Error {
+	e := llm.AsError(err)
+	if e.Model == "" {
+		return e
+	}
+	switch e.Class {
+	case llm.ClassAuth, llm.ClassQuota, llm.ClassTransient, llm.ClassUnknown:
+	default:
+		return e
+	}
+	switch e.Status {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return e
+	}
+	c := *e
+	c.Status, c.Type = http.StatusBadGateway, llm.TypeUpstream
+	return &c
 }
 
 func setCost(h http.Header, x *engine.Exchange) {

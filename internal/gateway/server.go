@@ -47,9 +47,11 @@ func New(e *engine.Engine, log DecisionLog, logger *slog.Logger) *Server {
 	s := &Server{engine: e, log: log, logger: logger, mux: http.NewServeMux()}
 	s.route("/v1/chat/completions", http.MethodPost, s.chatCompletions)
 	s.route("/v1/models", http.MethodGet, s.models)
-	s.route("/v1/models/{name}", http.MethodGet, s.model)
+	// Model names may hold slashes ("meta-llama/Llama-3.1-8B").
+	s.route("/v1/models/{name...}", http.MethodGet, s.model)
 	s.route("/v1/decisions/{id}", http.MethodGet, s.decision)
 	s.route("/v1/feedback", http.MethodPost, s.feedback)
+	s.route("/v1/embeddings", http.MethodPost, s.embeddings)
 	s.route("/healthz", http.MethodGet, s.healthz)
 	s.route("/readyz", http.MethodGet, s.readyz)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -86,23 +88,57 @@ func RequestID(ctx context.Context) string {
 }
 
 // ServeHTTP gives the request an id, sets x-request-id, and recovers from
-// panics with a 500 error that names the id but no internals.
+// panics with a 500 error that names the id but no internals. A panic after
+// the status line was sent can only be reported in band: an event stream
+// gets an error event and no [DONE]; any other body is cut off by aborting
+// the connection.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := newID()
 	w.Header().Set("X-Request-Id", id)
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+	cw := &commitWriter{ResponseWriter: w}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
 			s.logger.Error("panic serving request", "request_id", id, "panic", p, "stack", string(debug.Stack()))
-			writeError(w, &llm.Error{Status: http.StatusInternalServerError, Type: llm.TypeServer, Code: "internal_error",
-				Message: "internal error (request " + id + ")"})
+			e := &llm.Error{Status: http.StatusInternalServerError, Type: llm.TypeServer, Code: "internal_error",
+				Message: "internal error (request " + id + ")"}
+			switch {
+			case !cw.committed:
+				writeError(w, e)
+			case strings.HasPrefix(w.Header().Get("Content-Type"), "text/event-stream"):
+				writeEvent(w, openaiapi.StreamErrorEvent(e))
+				http.NewResponseController(w).Flush()
+			default:
+				panic(http.ErrAbortHandler)
+			}
 		}
 	}()
-	s.mux.ServeHTTP(w, r)
+	s.mux.ServeHTTP(cw, r)
 }
+
+// commitWriter notes whether the status line has been sent.
+type commitWriter struct {
+	http.ResponseWriter
+	committed bool
+}
+
+func (c *commitWriter) WriteHeader(status int) {
+	if status >= 200 { // 1xx responses are informational
+		c.committed = true
+	}
+	c.ResponseWriter.WriteHeader(status)
+}
+
+func (c *commitWriter) Write(b []byte) (int, error) {
+	c.committed = true
+	return c.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush and the deadlines.
+func (c *commitWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 func newID() string {
 	u, err := uuid.NewV7()

@@ -34,6 +34,7 @@ func init() { policy.Register("fallback", New) }
 // Node walks its candidates in order.
 type Node struct {
 	path         string
+	listPath     string // where the candidates are: path or path.candidates
 	candidates   []policy.Node
 	names        []string
 	rejectEmpty  bool
@@ -61,7 +62,7 @@ func New(b policy.Builder, path string, raw json.RawMessage) (policy.Node, error
 	if len(cfg.Candidates) == 0 {
 		return nil, conf.Errorf(listPath, "at least one candidate is required")
 	}
-	n := &Node{path: path, rejectEmpty: cfg.RejectEmpty == nil || *cfg.RejectEmpty}
+	n := &Node{path: path, listPath: listPath, rejectEmpty: cfg.RejectEmpty == nil || *cfg.RejectEmpty}
 	for i, f := range cfg.RejectFinish {
 		if !slices.Contains(finishReasons, f) {
 			return nil, conf.Errorf(conf.Index(conf.Join(path, "reject_finish"), i), "unknown finish reason %q (want one of %v)", f, finishReasons)
@@ -126,7 +127,7 @@ func (n *Node) Serve(ctx context.Context, c *policy.Call) (*policy.Outcome, erro
 }
 
 func (n *Node) decide(c *policy.Call, i int, decision, reason string) {
-	c.Trace.Decide(trace.Decision{Node: conf.Index(n.path, i), Kind: "fallback", Decision: decision, Reason: reason})
+	c.Trace.Decide(trace.Decision{Node: conf.Index(n.listPath, i), Kind: "fallback", Decision: decision, Reason: reason})
 }
 
 // check returns why a whole answer fails, or "".
