@@ -69,7 +69,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	// Handlers run under baseCtx, canceled when the shutdown grace period
 	// is over, so cut-off requests still finish their bookkeeping; inflight
 	// lets shutdown wait for that before the decision log closes.
-	baseCtx, cutOff := context.WithCancel(context.Background())
+	baseCtx, cancelBase := context.WithCancelCause(context.Background())
+	cutOff := func() { cancelBase(gateway.ErrShuttingDown) }
 	defer cutOff()
 	var inflight sync.WaitGroup
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -116,8 +116,14 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, x *engine.E
 		}
 		if err != nil {
 			e := clientError(err)
+			if errors.Is(context.Cause(r.Context()), ErrShuttingDown) {
+				// Cut off by shutdown, not by the client: it is still
+				// listening and must learn the stream is incomplete.
+				e = &llm.Error{Status: http.StatusServiceUnavailable, Type: llm.TypeServer, Code: "server_shutting_down",
+					Message: "the server is shutting down and cut this stream off", Cause: err}
+			}
 			status, streamErr = e.Status, e
-			if r.Context().Err() == nil {
+			if r.Context().Err() == nil || e.Status == http.StatusServiceUnavailable {
 				writeEvent(w, openaiapi.StreamErrorEvent(e))
 				rc.Flush()
 			}
@@ -228,6 +234,11 @@ func clientError(err error) *llm.Error {
 	}
 	c := *e
 	c.Status, c.Type = http.StatusBadGateway, llm.TypeUpstream
+	if e.Class == llm.ClassAuth || e.Class == llm.ClassQuota {
+		// The upstream's code (invalid_api_key, insufficient_quota) is
+		// about Sextant's credentials, not the client's.
+		c.Code = "upstream_error"
+	}
 	return &c
 }
 

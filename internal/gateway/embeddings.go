@@ -46,7 +46,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 	_, cost := tr.Totals()
 	w.Header().Set(HeaderCost, cost.String())
 	if err != nil {
-		writeError(w, llm.AsError(err))
+		writeError(w, clientError(err))
 		return
 	}
 	out, err := openaiapi.EncodeEmbeddings(resp, encoding)

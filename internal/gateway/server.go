@@ -79,6 +79,11 @@ func (s *Server) route(path, method string, h http.HandlerFunc) {
 // balancers stop sending new requests.
 func (s *Server) Drain() { s.draining.Store(true) }
 
+// ErrShuttingDown is the cancel cause a server's base context carries when
+// the shutdown grace period is over: streams cut off for it end with an
+// in-band 503 error event rather than silently.
+var ErrShuttingDown = errors.New("server shutting down")
+
 type ctxKey struct{}
 
 // RequestID returns the id the middleware gave the request.
