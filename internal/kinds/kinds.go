@@ -14,5 +14,4 @@ import (
 	_ "github.com/sextant-router/sextant/internal/policy/fallback"
 	_ "github.com/sextant-router/sextant/internal/policy/model"
 	_ "github.com/sextant-router/sextant/internal/policy/rules"
-	_ "github.com/sextant-router/sextant/internal/policy/split"
 )
