@@ -52,6 +52,7 @@ func New(e *engine.Engine, log DecisionLog, logger *slog.Logger) *Server {
 	s.route("/v1/decisions/{id}", http.MethodGet, s.decision)
 	s.route("/v1/feedback", http.MethodPost, s.feedback)
 	s.route("/v1/embeddings", http.MethodPost, s.embeddings)
+	s.route("/v1/messages", http.MethodPost, s.messages)
 	s.route("/healthz", http.MethodGet, s.healthz)
 	s.route("/readyz", http.MethodGet, s.readyz)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
