@@ -40,44 +40,72 @@ type traceExtension struct {
 	Trace     trace.View `json:"trace"`
 }
 
+// chatCompletions serves POST /v1/chat/completions.
 func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
+	s.serveChat(w, r, openaiAPI{})
+}
+
+// clientAPI is one client wire format over the shared chat pipeline.
+type clientAPI interface {
+	decode(body []byte) (*llm.Request, error)
+	writeError(w http.ResponseWriter, e *llm.Error)
+	// encode renders a whole answer; requestModel is what the client sent.
+	encode(resp *llm.Response, requestModel string) ([]byte, error)
+	// streamEncoder starts the encoding of one streamed answer.
+	streamEncoder(x *engine.Exchange, req *llm.Request, requestModel string, wantTrace bool) streamEncoder
+}
+
+// streamEncoder turns a stream into wire frames. chunk may return nil to
+// send nothing; finish is called once after the upstream's terminal event
+// and the attempt has been recorded; fail renders an in-band error.
+type streamEncoder interface {
+	chunk(ch *llm.Chunk) ([]byte, error)
+	finish() []byte
+	fail(e *llm.Error) []byte
+}
+
+// serveChat is the request path shared by every client API: read and
+// decode the body, authenticate, run the route, and write the answer whole
+// or streamed, recording the decision once.
+func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, api clientAPI) {
 	start := time.Now()
 	snap := s.engine.Snapshot()
 	body, le := readJSONBody(w, r, snap.File.Server.MaxBodyBytes)
 	if le != nil {
-		writeError(w, le)
+		api.writeError(w, le)
 		return
 	}
-	req, err := openaiapi.DecodeChatRequest(body)
+	req, err := api.decode(body)
 	if err != nil {
-		writeError(w, llm.AsError(err))
+		api.writeError(w, llm.AsError(err))
 		return
 	}
 	caller, le := authenticate(snap, r, req)
 	if le != nil {
-		writeError(w, le)
+		api.writeError(w, le)
 		return
 	}
+	requestModel := req.Model
 	in := engine.Inbound{ID: RequestID(r.Context()), Request: req, Caller: caller, Header: allowedHeaders(snap, r.Header), Start: start}
 	x := s.engine.Chat(r.Context(), in)
 	w.Header().Set(HeaderRoute, x.Route)
 	if x.Err != nil {
 		e := clientError(x.Err)
 		setCost(w.Header(), x)
-		writeError(w, e)
+		api.writeError(w, e)
 		x.Finish(e.Status, e)
 		return
 	}
 	w.Header().Set(HeaderModel, x.Outcome.Model)
 	wantTrace := r.Header.Get(HeaderTrace) == "1"
 	if x.Outcome.Stream != nil {
-		s.writeStream(w, r, x, req, wantTrace)
+		s.writeStream(w, r, x, api.streamEncoder(x, req, requestModel, wantTrace))
 		return
 	}
-	out, err := openaiapi.EncodeChatResponse(x.Outcome.Response)
+	out, err := api.encode(x.Outcome.Response, requestModel)
 	if err != nil {
 		e := &llm.Error{Status: http.StatusBadGateway, Type: llm.TypeUpstream, Message: "the model's answer could not be encoded", Cause: err}
-		writeError(w, e)
+		api.writeError(w, e)
 		x.Finish(e.Status, e)
 		return
 	}
@@ -93,10 +121,10 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 
 // writeStream streams the outcome as server-sent events. The status line
 // and headers are the commit point; after it a failure ends the stream
-// with an in-band error event and no [DONE], so no client mistakes a broken
-// stream for a finished one. The cost is known only at the end and is sent
-// as an HTTP trailer.
-func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, x *engine.Exchange, req *llm.Request, wantTrace bool) {
+// with an in-band error event and no terminal event, so no client mistakes
+// a broken stream for a finished one. The cost is known only at the end
+// and is sent as an HTTP trailer.
+func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, x *engine.Exchange, enc streamEncoder) {
 	st := x.Outcome.Stream
 	defer st.Close()
 	h := w.Header()
@@ -107,11 +135,23 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, x *engine.E
 	h.Set("Trailer", HeaderCost)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	var last *llm.Chunk
+	send := func(frame []byte) error {
+		if len(frame) == 0 {
+			return nil
+		}
+		if _, err := w.Write(frame); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
 	status, streamErr := http.StatusOK, error(nil)
 	for {
 		ch, err := st.Recv()
 		if errors.Is(err, io.EOF) {
+			st.Close() // record the attempt before its usage and cost are read
+			if send(enc.finish()) != nil {
+				status, streamErr = 499, closedByClient(r)
+			}
 			break
 		}
 		if err != nil {
@@ -124,52 +164,82 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, x *engine.E
 			}
 			status, streamErr = e.Status, e
 			if r.Context().Err() == nil || e.Status == http.StatusServiceUnavailable {
-				writeEvent(w, openaiapi.StreamErrorEvent(e))
-				rc.Flush()
+				send(enc.fail(e))
 			}
 			break
 		}
-		last = ch
-		data, err := openaiapi.EncodeChunk(ch, req.IncludeUsage)
+		frame, err := enc.chunk(ch)
 		if err != nil {
 			e := &llm.Error{Status: http.StatusBadGateway, Type: llm.TypeUpstream, Message: "the model's stream could not be encoded", Cause: err}
 			status, streamErr = e.Status, e
-			writeEvent(w, openaiapi.StreamErrorEvent(e))
+			send(enc.fail(e))
 			break
 		}
-		if data == nil {
-			continue
-		}
-		if writeEvent(w, data) != nil || rc.Flush() != nil {
+		if send(frame) != nil {
 			// The write can fail before the server notices the closed
 			// connection and cancels the context, so ctx.Err() may still be
 			// nil here: the error must not be.
-			status, streamErr = 499, &llm.Error{Status: 499, Type: llm.TypeInvalidRequest, Code: "client_closed_request",
-				Message: "the client closed the request", Class: llm.ClassCanceled, Cause: context.Cause(r.Context())}
+			status, streamErr = 499, closedByClient(r)
 			break
 		}
 	}
-	if streamErr == nil {
-		st.Close() // record the attempt before totals are read
-		if wantTrace {
-			writeEvent(w, traceChunk(x, last))
-		}
-		writeEvent(w, []byte("[DONE]"))
-		rc.Flush()
-	} else {
-		st.Close()
-	}
+	st.Close()
 	setCost(h, x)
 	x.Finish(status, streamErr)
 }
 
-func writeEvent(w io.Writer, data []byte) error {
+func closedByClient(r *http.Request) *llm.Error {
+	return &llm.Error{Status: 499, Type: llm.TypeInvalidRequest, Code: "client_closed_request",
+		Message: "the client closed the request", Class: llm.ClassCanceled, Cause: context.Cause(r.Context())}
+}
+
+// openaiAPI is the OpenAI Chat Completions wire format.
+type openaiAPI struct{}
+
+func (openaiAPI) decode(body []byte) (*llm.Request, error)       { return openaiapi.DecodeChatRequest(body) }
+func (openaiAPI) writeError(w http.ResponseWriter, e *llm.Error) { writeError(w, e) }
+func (openaiAPI) encode(resp *llm.Response, _ string) ([]byte, error) {
+	return openaiapi.EncodeChatResponse(resp)
+}
+
+func (openaiAPI) streamEncoder(x *engine.Exchange, req *llm.Request, _ string, wantTrace bool) streamEncoder {
+	return &openaiStream{x: x, includeUsage: req.IncludeUsage, wantTrace: wantTrace}
+}
+
+// openaiStream frames chunks as "data:" events ending with [DONE]; with
+// the trace asked for, a last chunk with no choices carries it.
+type openaiStream struct {
+	x            *engine.Exchange
+	includeUsage bool
+	wantTrace    bool
+	last         *llm.Chunk
+}
+
+func (o *openaiStream) chunk(ch *llm.Chunk) ([]byte, error) {
+	o.last = ch
+	data, err := openaiapi.EncodeChunk(ch, o.includeUsage)
+	if err != nil || data == nil {
+		return nil, err
+	}
+	return event(data), nil
+}
+
+func (o *openaiStream) finish() []byte {
+	var out []byte
+	if o.wantTrace {
+		out = event(traceChunk(o.x, o.last))
+	}
+	return append(out, event([]byte("[DONE]"))...)
+}
+
+func (o *openaiStream) fail(e *llm.Error) []byte { return event(openaiapi.StreamErrorEvent(e)) }
+
+// event frames data as one server-sent event.
+func event(data []byte) []byte {
 	buf := make([]byte, 0, len(data)+8)
 	buf = append(buf, "data: "...)
 	buf = append(buf, data...)
-	buf = append(buf, "\n\n"...)
-	_, err := w.Write(buf)
-	return err
+	return append(buf, "\n\n"...)
 }
 
 // traceChunk is a final chunk with no choices carrying the trace, shaped so

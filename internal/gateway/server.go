@@ -115,7 +115,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			case !cw.committed:
 				writeError(w, e)
 			case strings.HasPrefix(w.Header().Get("Content-Type"), "text/event-stream"):
-				writeEvent(w, openaiapi.StreamErrorEvent(e))
+				w.Write(event(openaiapi.StreamErrorEvent(e)))
 				http.NewResponseController(w).Flush()
 			default:
 				panic(http.ErrAbortHandler)

@@ -188,7 +188,10 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 			write(t, path, configFor("A"))
 		}
 		r.Reload("manual")
-		time.Sleep(5 * time.Millisecond)
+		// Let every version serve some requests, however slow the machine.
+		for want := served.Load() + 2; served.Load() < want && failed.Load() == 0; {
+			time.Sleep(time.Millisecond)
+		}
 	}
 	cancel()
 	wg.Wait()
