@@ -1,22 +1,18 @@
 package anthropic
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"maps"
-	"mime"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/sextant-router/sextant/internal/conf"
 	"github.com/sextant-router/sextant/internal/llm"
 	"github.com/sextant-router/sextant/internal/provider"
+	"github.com/sextant-router/sextant/internal/provider/upstream"
 )
 
 func init() { provider.Register("anthropic", New) }
@@ -55,7 +51,7 @@ func (o *Options) validate(path string) error {
 	if o.Version == "" {
 		o.Version = DefaultVersion
 	}
-	if !validHeaderValue(o.Version) {
+	if !upstream.ValidHeaderValue(o.Version) {
 		return conf.Errorf(conf.Join(path, "version"), "must not contain a line break")
 	}
 	for i, b := range o.Beta {
@@ -70,38 +66,16 @@ func (o *Options) validate(path string) error {
 	case o.DefaultMaxTokens < 0:
 		return conf.Errorf(conf.Join(path, "default_max_tokens"), "must be positive, not %d", o.DefaultMaxTokens)
 	}
-	for _, name := range slices.Sorted(maps.Keys(o.Headers)) {
-		hp := conf.Join(path, "headers."+name)
+	return upstream.CheckHeaders(path, o.Headers, func(name string) string {
 		switch {
-		case !validHeaderName(name):
-			return conf.Errorf(hp, "invalid header name")
-		case strings.EqualFold(name, "Content-Type") || strings.EqualFold(name, "Content-Length"):
-			return conf.Errorf(hp, "the adapter sets this header itself")
 		case strings.EqualFold(name, "anthropic-version"):
-			return conf.Errorf(hp, "use the version option")
+			return "use the version option"
 		case strings.EqualFold(name, "anthropic-beta"):
-			return conf.Errorf(hp, "use the beta option")
-		case !validHeaderValue(o.Headers[name].Reveal()):
-			return conf.Errorf(hp, "header value must not contain a line break")
+			return "use the beta option"
 		}
-	}
-	return nil
+		return ""
+	})
 }
-
-// validHeaderName reports whether s is an RFC 9110 token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c >= 0x7f || c <= ' ' || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func validHeaderValue(s string) bool { return !strings.ContainsAny(s, "\r\n\x00") }
 
 // Provider calls one deployment behind Anthropic's Messages API. It is safe
 // for concurrent use and immutable once built.
@@ -134,7 +108,7 @@ func New(cfg provider.Config) (provider.Provider, error) {
 	}
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, conf.Errorf(siblingPath(cfg.OptionsPath, "base_url"),
+		return nil, conf.Errorf(upstream.SiblingPath(cfg.OptionsPath, "base_url"),
 			"%q is not an absolute http or https URL", base)
 	}
 	client := cfg.HTTPClient
@@ -153,15 +127,6 @@ func New(cfg provider.Config) (provider.Provider, error) {
 	}, nil
 }
 
-// siblingPath returns the config path of field next to the options block:
-// siblingPath("models[2].options", "base_url") is "models[2].base_url".
-func siblingPath(optionsPath, field string) string {
-	if i := strings.LastIndexByte(optionsPath, '.'); i >= 0 {
-		return optionsPath[:i+1] + field
-	}
-	return field
-}
-
 // Chat sends req as a non-streamed message.
 func (p *Provider) Chat(ctx context.Context, req *llm.Request) (*llm.Response, error) {
 	body, err := p.encodeRequest(req, false)
@@ -173,12 +138,9 @@ func (p *Provider) Chat(ctx context.Context, req *llm.Request) (*llm.Response, e
 		return nil, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	data, err := upstream.ReadBody(ctx, p.model, resp.Body, maxResponse)
 	if err != nil {
-		return nil, p.transportError(ctx, err, CodeUpstreamUnreachable)
-	}
-	if len(data) > maxResponse {
-		return nil, p.badResponse(fmt.Errorf("response body exceeds %d bytes", maxResponse))
+		return nil, err
 	}
 	var wr messageResponse
 	if err := json.Unmarshal(data, &wr); err != nil {
@@ -206,40 +168,34 @@ func (p *Provider) ChatStream(ctx context.Context, req *llm.Request) (llm.Stream
 	if err != nil {
 		return nil, err
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	resp, err := p.post(sctx, body, "text/event-stream")
+	b, err := upstream.PostStream(ctx, p.request(body, "text/event-stream"),
+		func(resp *http.Response, data []byte) *llm.Error {
+			if eb, ok := parseErrorBody(data); ok {
+				return p.inbandError(eb, resp.Header.Get("Request-Id"))
+			}
+			return nil
+		})
 	if err != nil {
-		cancel()
 		return nil, err
 	}
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/json" {
-		// Not a stream: an error object sent with 200, or a server that
-		// ignored "stream": true.
-		defer cancel()
-		defer resp.Body.Close()
-		data, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		if err != nil {
-			return nil, p.transportError(sctx, err, CodeUpstreamUnreachable)
-		}
-		if eb, ok := parseErrorBody(data); ok {
-			return nil, p.inbandError(eb, resp.Header.Get("Request-Id"))
-		}
-		return nil, p.badResponse(fmt.Errorf("expected an event stream, got %s", mt))
-	}
-	return newStream(p, sctx, cancel, resp.Body), nil
+	return newStream(p, b), nil
 }
 
 // post sends body and returns a 2xx response, or a classified error with
 // the response closed.
 func (p *Provider) post(ctx context.Context, body []byte, accept string) (*http.Response, error) {
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, bytes.NewReader(body))
-	if err != nil {
-		return nil, p.transportError(ctx, err, CodeUpstreamUnreachable)
-	}
-	h := hreq.Header
-	h.Set("Content-Type", "application/json")
-	h.Set("Accept", accept)
-	h.Set("User-Agent", "sextant")
+	return upstream.Post(ctx, p.request(body, accept))
+}
+
+// request is a POST of body to the messages endpoint with the adapter's
+// headers.
+func (p *Provider) request(body []byte, accept string) *upstream.Request {
+	return &upstream.Request{Client: p.client, Model: p.model, URL: p.endpoint, Body: body, Accept: accept,
+		Header: p.setHeaders, Extra: p.opts.Headers, StatusError: p.statusError}
+}
+
+// setHeaders sets the API version, the beta features and the credentials.
+func (p *Provider) setHeaders(h http.Header) {
 	h.Set("Anthropic-Version", p.opts.Version)
 	if p.beta != "" {
 		h.Set("Anthropic-Beta", p.beta)
@@ -247,23 +203,6 @@ func (p *Provider) post(ctx context.Context, body []byte, accept string) (*http.
 	if k := p.key.Reveal(); k != "" {
 		h.Set("X-Api-Key", k)
 	}
-	for name, v := range p.opts.Headers {
-		h.Set(name, v.Reveal())
-	}
-	resp, err := p.client.Do(hreq)
-	if err != nil {
-		return nil, p.transportError(ctx, err, CodeUpstreamUnreachable)
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	if err != nil && ctx.Err() != nil {
-		return nil, p.transportError(ctx, err, CodeUpstreamUnreachable)
-	}
-	// A body cut short by the network still classifies by its status.
-	return nil, p.statusError(resp, data)
 }
 
 var _ provider.Provider = (*Provider)(nil)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/provider/providertest"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -149,19 +150,19 @@ func TestChat(t *testing.T) {
 	for _, tt := range chatCases {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := "testdata/chat/" + tt.name
-			f := newFake(t, 200, nil, readFile(t, dir+".resp.json"))
+			f := newFake(t, 200, nil, providertest.ReadFile(t, dir+".resp.json"))
 			p := newProvider(t, f.URL, f.Client(), testKey, tt.options)
 			orig := mustJSON(t, tt.req)
 			resp, err := p.Chat(t.Context(), tt.req)
 			if err != nil {
 				t.Fatalf("Chat: %v", err)
 			}
-			checkRequest(t, f.last(t), dir+".req.json", testKey)
-			if a := f.last(t).header.Get("Accept"); a != "application/json" {
+			checkRequest(t, f.Last(t), dir+".req.json", testKey)
+			if a := f.Last(t).Header.Get("Accept"); a != "application/json" {
 				t.Errorf("Accept = %q", a)
 			}
 			out, _ := json.Marshal(resp)
-			checkGolden(t, dir+".want.json", out)
+			providertest.CheckGolden(t, dir+".want.json", out)
 			if now := mustJSON(t, tt.req); now != orig {
 				t.Errorf("Chat changed its request:\n%s\n%s", orig, now)
 			}
@@ -414,7 +415,7 @@ func TestRequestErrors(t *testing.T) {
 				if tt.code != "" && e.Code != tt.code {
 					t.Errorf("code = %q, want %q", e.Code, tt.code)
 				}
-				if f.count() != 0 {
+				if f.Count() != 0 {
 					t.Error("the request reached the upstream")
 				}
 			})

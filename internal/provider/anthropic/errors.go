@@ -2,32 +2,28 @@ package anthropic
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
-	"unicode/utf8"
 
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/provider/upstream"
 )
 
 // Error codes the adapter sets itself. An error the upstream described
 // carries the upstream's error type (overloaded_error, rate_limit_error,
 // ...) as its code instead.
 const (
-	CodeUpstreamError        = "upstream_error"        // an upstream error body without a type
-	CodeUpstreamUnreachable  = "upstream_unreachable"  // connection refused, reset, DNS, TLS
-	CodeUpstreamTimeout      = "upstream_timeout"      // the attempt's deadline passed
-	CodeClientClosed         = "client_closed_request" // the caller's context was canceled
-	CodeStreamTruncated      = "stream_truncated"      // a stream ended before message_stop
-	CodeBadResponse          = "bad_upstream_response" // a 2xx body that is not the documented shape
-	CodeUnsupportedParameter = "unsupported_parameter" // the request needs what the Messages API lacks
+	CodeUpstreamError        = upstream.CodeUpstreamError       // an upstream error body without a type
+	CodeUpstreamUnreachable  = upstream.CodeUpstreamUnreachable // connection refused, reset, DNS, TLS
+	CodeUpstreamTimeout      = upstream.CodeUpstreamTimeout     // the attempt's deadline passed
+	CodeClientClosed         = upstream.CodeClientClosed        // the caller's context was canceled
+	CodeStreamTruncated      = upstream.CodeStreamTruncated     // a stream ended before message_stop
+	CodeBadResponse          = upstream.CodeBadResponse         // a 2xx body that is not the documented shape
+	CodeUnsupportedParameter = "unsupported_parameter"          // the request needs what the Messages API lacks
 )
 
 // The upstream's error types, as the Messages API documents them.
@@ -50,12 +46,6 @@ const statusOverloaded = 529
 // spendLimitReached is the details.error_code of a 429 sent when the
 // organization has reached its monthly spend cap: retrying cannot help.
 const spendLimitReached = "enforced_spend_limit_reached"
-
-const (
-	maxErrorBody  = 64 << 10 // bytes of an error body read
-	maxMessageLen = 1024     // bytes of an upstream message kept
-	maxRetryAfter = 24 * time.Hour
-)
 
 // UpstreamError is what the upstream said about a failure. It is the Cause
 // of the *llm.Error the adapter returns, kept for logs and traces; no field
@@ -113,29 +103,11 @@ func (e *errorBody) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
-	e.Type, e.Message = scalar(raw.Type), scalar(raw.Message)
+	e.Type, e.Message = upstream.Scalar(raw.Type), upstream.Scalar(raw.Message)
 	if raw.Details != nil {
-		e.ErrorCode = scalar(raw.Details.ErrorCode)
+		e.ErrorCode = upstream.Scalar(raw.Details.ErrorCode)
 	}
 	return nil
-}
-
-// scalar renders a JSON value as text: a string unquoted, null as "",
-// anything else compacted.
-func scalar(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var b bytes.Buffer
-	if json.Compact(&b, raw) == nil {
-		return b.String()
-	}
-	return string(raw)
 }
 
 // parseErrorBody reads an error body: {"type": "error", "error": {...},
@@ -166,16 +138,11 @@ func (p *Provider) statusError(resp *http.Response, body []byte) *llm.Error {
 	eb, ok := parseErrorBody(body)
 	ue := &UpstreamError{Status: resp.StatusCode, RequestID: resp.Header.Get("Request-Id")}
 	if !ok {
-		// Redact before clipping, so that a clipped key cannot survive.
-		text := clip(p.redact(strings.TrimSpace(string(body))), maxMessageLen)
-		ue.Body = text
-		eb = errorBody{Message: text}
-		if !utf8.ValidString(text) || strings.HasPrefix(text, "<") {
-			eb.Message = "" // an HTML page or binary noise is no message
-		}
+		eb = errorBody{}
+		ue.Body, eb.Message = upstream.BodyText(body, p.key)
 	}
 	e := p.upstreamError(resp.StatusCode, eb, ue)
-	e.RetryAfter = retryAfter(resp.Header, p.now())
+	e.RetryAfter = upstream.RetryAfter(resp.Header, p.now())
 	return e
 }
 
@@ -183,7 +150,7 @@ func (p *Provider) statusError(resp *http.Response, body []byte) *llm.Error {
 // status, or for an in-stream error the status its type implies).
 func (p *Provider) upstreamError(status int, eb errorBody, ue *UpstreamError) *llm.Error {
 	ue.Type = eb.Type
-	ue.Message = clip(p.redact(eb.Message), maxMessageLen)
+	ue.Message = upstream.Sanitize(eb.Message, p.key)
 	if ue.RequestID == "" {
 		ue.RequestID = eb.RequestID
 	}
@@ -203,7 +170,7 @@ func (p *Provider) upstreamError(status int, eb errorBody, ue *UpstreamError) *l
 	return &llm.Error{
 		Status:  status,
 		Type:    typeOf(class),
-		Code:    orDefault(eb.Type, CodeUpstreamError),
+		Code:    cmp.Or(eb.Type, CodeUpstreamError),
 		Message: msg,
 		Class:   class,
 		Model:   p.model,
@@ -274,78 +241,10 @@ func (p *Provider) unsupported(param, format string, args ...any) *llm.Error {
 }
 
 // transportError classifies a failure to send a request or read its
-// response. The context decides first: a canceled caller is not the
-// upstream's fault.
+// response; see upstream.TransportError.
 func (p *Provider) transportError(ctx context.Context, err error, code string) *llm.Error {
-	var ne net.Error
-	switch {
-	case errors.Is(ctx.Err(), context.Canceled):
-		return &llm.Error{Status: 499, Type: llm.TypeInvalidRequest, Code: CodeClientClosed,
-			Message: "the client closed the request", Class: llm.ClassCanceled, Model: p.model, Cause: err}
-	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return &llm.Error{Status: http.StatusGatewayTimeout, Type: llm.TypeTimeout, Code: CodeUpstreamTimeout,
-			Message: "the model did not answer in time", Class: llm.ClassTransient, Model: p.model, Cause: err}
-	}
-	msg := "could not reach the model's provider"
-	if code == CodeStreamTruncated {
-		msg = "the model's stream ended before it was complete"
-	}
-	return &llm.Error{Status: http.StatusBadGateway, Type: llm.TypeUpstream, Code: code,
-		Message: msg, Class: llm.ClassTransient, Model: p.model, Cause: err}
+	return upstream.TransportError(ctx, p.model, err, code)
 }
 
 // badResponse is a 2xx answer that could not be understood.
-func (p *Provider) badResponse(err error) *llm.Error {
-	return &llm.Error{Status: http.StatusBadGateway, Type: llm.TypeUpstream, Code: CodeBadResponse,
-		Message: "the model's provider sent a malformed response", Class: llm.ClassTransient, Model: p.model, Cause: err}
-}
-
-// retryAfter reads Retry-After (seconds, as Anthropic sends it, or an HTTP
-// date). It returns 0 when the header is absent or unusable and caps the
-// wait at maxRetryAfter.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		switch {
-		case math.IsNaN(f) || f < 0:
-			return 0
-		case f*float64(time.Second) >= float64(maxRetryAfter):
-			return maxRetryAfter
-		}
-		return time.Duration(f * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return min(max(t.Sub(now), 0), maxRetryAfter)
-	}
-	return 0
-}
-
-// redact removes the API key from text that came from the upstream, which
-// may echo the credential it was sent.
-func (p *Provider) redact(s string) string {
-	if k := p.key.Reveal(); k != "" {
-		s = strings.ReplaceAll(s, k, "<secret>")
-	}
-	return s
-}
-
-// clip cuts s to at most n bytes without splitting a UTF-8 sequence.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
+func (p *Provider) badResponse(err error) *llm.Error { return upstream.BadResponse(p.model, err) }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/provider/providertest"
+	"github.com/sextant-router/sextant/internal/provider/upstream"
 )
 
 // anthropicError is an error body as the Messages API sends it.
@@ -25,53 +27,53 @@ func TestStatusErrors(t *testing.T) {
 		status  int
 		headers map[string]string
 		body    string
-		want    errSummary
+		want    providertest.ErrSummary
 	}{
 		{
 			name:   "400 invalid_request_error",
 			status: 400,
 			body:   anthropicError("invalid_request_error", "prompt is too long: 210000 tokens > 200000 maximum"),
-			want: errSummary{Class: "caller", Status: 400, Type: llm.TypeInvalidRequest, Code: "invalid_request_error",
+			want: providertest.ErrSummary{Class: "caller", Status: 400, Type: llm.TypeInvalidRequest, Code: "invalid_request_error",
 				Message: "prompt is too long: 210000 tokens > 200000 maximum"},
 		},
 		{
 			name:   "401 authentication_error echoes the key",
 			status: 401,
 			body:   anthropicError("authentication_error", "invalid x-api-key: "+testKey),
-			want: errSummary{Class: "auth", Status: 401, Type: llm.TypeAuthentication, Code: "authentication_error",
+			want: providertest.ErrSummary{Class: "auth", Status: 401, Type: llm.TypeAuthentication, Code: "authentication_error",
 				Message: "invalid x-api-key: <secret>"},
 		},
 		{
 			name:   "402 billing_error",
 			status: 402,
 			body:   anthropicError("billing_error", "Your credit balance is too low to access the Anthropic API."),
-			want: errSummary{Class: "quota", Status: 402, Type: llm.TypeRateLimit, Code: "billing_error",
+			want: providertest.ErrSummary{Class: "quota", Status: 402, Type: llm.TypeRateLimit, Code: "billing_error",
 				Message: "Your credit balance is too low to access the Anthropic API."},
 		},
 		{
 			name:   "400 billing_error",
 			status: 400,
 			body:   anthropicError("billing_error", "Your credit balance is too low."),
-			want:   errSummary{Class: "quota", Status: 400, Type: llm.TypeRateLimit, Code: "billing_error", Message: "Your credit balance is too low."},
+			want:   providertest.ErrSummary{Class: "quota", Status: 400, Type: llm.TypeRateLimit, Code: "billing_error", Message: "Your credit balance is too low."},
 		},
 		{
 			name:   "403 permission_error",
 			status: 403,
 			body:   anthropicError("permission_error", "Your API key does not have permission to use the specified resource."),
-			want: errSummary{Class: "auth", Status: 403, Type: llm.TypeAuthentication, Code: "permission_error",
+			want: providertest.ErrSummary{Class: "auth", Status: 403, Type: llm.TypeAuthentication, Code: "permission_error",
 				Message: "Your API key does not have permission to use the specified resource."},
 		},
 		{
 			name:   "404 not_found_error",
 			status: 404,
 			body:   anthropicError("not_found_error", "model: claude-test"),
-			want:   errSummary{Class: "unsupported", Status: 404, Type: llm.TypeUpstream, Code: "not_found_error", Message: "model: claude-test"},
+			want:   providertest.ErrSummary{Class: "unsupported", Status: 404, Type: llm.TypeUpstream, Code: "not_found_error", Message: "model: claude-test"},
 		},
 		{
 			name:   "413 request_too_large",
 			status: 413,
 			body:   anthropicError("request_too_large", "Request exceeds the maximum allowed number of bytes."),
-			want: errSummary{Class: "caller", Status: 413, Type: llm.TypeInvalidRequest, Code: "request_too_large",
+			want: providertest.ErrSummary{Class: "caller", Status: 413, Type: llm.TypeInvalidRequest, Code: "request_too_large",
 				Message: "Request exceeds the maximum allowed number of bytes."},
 		},
 		{
@@ -79,7 +81,7 @@ func TestStatusErrors(t *testing.T) {
 			status:  429,
 			headers: map[string]string{"Retry-After": "17"},
 			body:    anthropicError("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
-			want: errSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: "rate_limit_error", RetryAfter: 17 * time.Second,
+			want: providertest.ErrSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: "rate_limit_error", RetryAfter: 17 * time.Second,
 				Message: "Number of request tokens has exceeded your per-minute rate limit"},
 		},
 		{
@@ -87,46 +89,46 @@ func TestStatusErrors(t *testing.T) {
 			status: 429,
 			body: `{"type":"error","error":{"type":"rate_limit_error","message":"You have reached your API usage limits.",` +
 				`"details":{"error_code":"enforced_spend_limit_reached"}},"request_id":"req_1"}`,
-			want: errSummary{Class: "quota", Status: 429, Type: llm.TypeRateLimit, Code: "rate_limit_error", Message: "You have reached your API usage limits."},
+			want: providertest.ErrSummary{Class: "quota", Status: 429, Type: llm.TypeRateLimit, Code: "rate_limit_error", Message: "You have reached your API usage limits."},
 		},
 		{
 			name:   "500 api_error",
 			status: 500,
 			body:   anthropicError("api_error", "Internal server error"),
-			want:   errSummary{Class: "transient", Status: 500, Type: llm.TypeUpstream, Code: "api_error", Message: "Internal server error"},
+			want:   providertest.ErrSummary{Class: "transient", Status: 500, Type: llm.TypeUpstream, Code: "api_error", Message: "Internal server error"},
 		},
 		{
 			name:    "529 overloaded_error",
 			status:  529,
 			headers: map[string]string{"Retry-After": "2"},
 			body:    anthropicError("overloaded_error", "Overloaded"),
-			want: errSummary{Class: "transient", Status: 529, Type: llm.TypeUpstream, Code: "overloaded_error", RetryAfter: 2 * time.Second,
+			want: providertest.ErrSummary{Class: "transient", Status: 529, Type: llm.TypeUpstream, Code: "overloaded_error", RetryAfter: 2 * time.Second,
 				Message: "Overloaded"},
 		},
 		{
 			name:   "529 empty body",
 			status: 529,
-			want:   errSummary{Class: "transient", Status: 529, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "upstream returned 529 Overloaded"},
+			want:   providertest.ErrSummary{Class: "transient", Status: 529, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "upstream returned 529 Overloaded"},
 		},
 		{
 			name:    "503 HTML page from a proxy",
 			status:  503,
 			headers: map[string]string{"Content-Type": "text/html", "Retry-After": "Sat, 01 Mar 2025 12:00:30 GMT"},
 			body:    "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>",
-			want: errSummary{Class: "transient", Status: 503, Type: llm.TypeUpstream, Code: CodeUpstreamError, RetryAfter: 30 * time.Second,
+			want: providertest.ErrSummary{Class: "transient", Status: 503, Type: llm.TypeUpstream, Code: CodeUpstreamError, RetryAfter: 30 * time.Second,
 				Message: "upstream returned 503 Service Unavailable"},
 		},
 		{
 			name:   "502 plain text",
 			status: 502,
 			body:   "upstream connect error\n",
-			want:   errSummary{Class: "transient", Status: 502, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "upstream connect error"},
+			want:   providertest.ErrSummary{Class: "transient", Status: 502, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "upstream connect error"},
 		},
 		{
 			name:   "400 OpenAI-shaped body from a proxy",
 			status: 400,
 			body:   `{"error":{"message":"max_tokens: field required","type":"invalid_request_error"}}`,
-			want:   errSummary{Class: "caller", Status: 400, Type: llm.TypeInvalidRequest, Code: "invalid_request_error", Message: "max_tokens: field required"},
+			want:   providertest.ErrSummary{Class: "caller", Status: 400, Type: llm.TypeInvalidRequest, Code: "invalid_request_error", Message: "max_tokens: field required"},
 		},
 	}
 	for _, tt := range tests {
@@ -156,7 +158,7 @@ func TestStatusErrors(t *testing.T) {
 					t.Fatalf("err %T is not an *llm.Error: %v", err, err)
 				}
 				tt.want.Model = "test-model"
-				if got := summarize(err); got != tt.want {
+				if got := providertest.Summarize(err); got != tt.want {
 					t.Errorf("error:\n got %+v\nwant %+v", got, tt.want)
 				}
 				var ue *UpstreamError
@@ -225,12 +227,12 @@ func TestTransportErrors(t *testing.T) {
 		ctx  func() (context.Context, context.CancelFunc)
 		// during runs while the call is in flight, once the fake has it.
 		during func(cancel context.CancelFunc)
-		want   errSummary
+		want   providertest.ErrSummary
 	}{
 		{
 			name: "connection refused",
 			base: closedAddr,
-			want: errSummary{Class: "transient", Status: 502, Type: llm.TypeUpstream, Code: CodeUpstreamUnreachable, Message: "could not reach the model's provider"},
+			want: providertest.ErrSummary{Class: "transient", Status: 502, Type: llm.TypeUpstream, Code: CodeUpstreamUnreachable, Message: "could not reach the model's provider"},
 		},
 		{
 			name: "canceled before the call",
@@ -240,7 +242,7 @@ func TestTransportErrors(t *testing.T) {
 				cancel()
 				return ctx, cancel
 			},
-			want: errSummary{Class: "canceled", Status: 499, Type: llm.TypeInvalidRequest, Code: CodeClientClosed, Message: "the client closed the request"},
+			want: providertest.ErrSummary{Class: "canceled", Status: 499, Type: llm.TypeInvalidRequest, Code: CodeClientClosed, Message: "the client closed the request"},
 		},
 		{
 			name: "deadline passed",
@@ -248,13 +250,13 @@ func TestTransportErrors(t *testing.T) {
 			ctx: func() (context.Context, context.CancelFunc) {
 				return context.WithDeadline(t.Context(), time.Unix(0, 0))
 			},
-			want: errSummary{Class: "transient", Status: 504, Type: llm.TypeTimeout, Code: CodeUpstreamTimeout, Message: "the model did not answer in time"},
+			want: providertest.ErrSummary{Class: "transient", Status: 504, Type: llm.TypeTimeout, Code: CodeUpstreamTimeout, Message: "the model did not answer in time"},
 		},
 		{
 			name:   "canceled while waiting for headers",
 			base:   blockSrv.URL,
 			during: func(cancel context.CancelFunc) { <-blocked; cancel() },
-			want:   errSummary{Class: "canceled", Status: 499, Type: llm.TypeInvalidRequest, Code: CodeClientClosed, Message: "the client closed the request"},
+			want:   providertest.ErrSummary{Class: "canceled", Status: 499, Type: llm.TypeInvalidRequest, Code: CodeClientClosed, Message: "the client closed the request"},
 		},
 	}
 	for _, tt := range tests {
@@ -288,7 +290,7 @@ func TestTransportErrors(t *testing.T) {
 					_, err = p.Chat(ctx, simpleRequest())
 				}
 				tt.want.Model = "test-model"
-				if got := summarize(err); got != tt.want {
+				if got := providertest.Summarize(err); got != tt.want {
 					t.Errorf("error:\n got %+v\nwant %+v", got, tt.want)
 				}
 			})
@@ -327,7 +329,7 @@ func TestRetryAfter(t *testing.T) {
 		{name: "fractional seconds", header: "0.5", want: 500 * time.Millisecond},
 		{name: "negative", header: "-5", want: 0},
 		{name: "garbage", header: "tomorrow", want: 0},
-		{name: "huge capped", header: "1e300", want: maxRetryAfter},
+		{name: "huge capped", header: "1e300", want: upstream.MaxRetryAfter},
 		{name: "date", header: "Sat, 01 Mar 2025 12:00:45 GMT", want: 45 * time.Second},
 		{name: "date in the past", header: "Sat, 01 Mar 2025 11:00:00 GMT", want: 0},
 	}
@@ -337,18 +339,9 @@ func TestRetryAfter(t *testing.T) {
 			if tt.header != "" {
 				h.Set("Retry-After", tt.header)
 			}
-			if got := retryAfter(h, testNow); got != tt.want {
+			if got := upstream.RetryAfter(h, testNow); got != tt.want {
 				t.Errorf("retryAfter = %v, want %v", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestClip(t *testing.T) {
-	if got := clip("héllo", 2); got != "h…" {
-		t.Errorf("clip split a rune: %q", got)
-	}
-	if got := clip("abc", 3); got != "abc" {
-		t.Errorf("clip = %q", got)
 	}
 }

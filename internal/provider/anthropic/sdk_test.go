@@ -13,6 +13,8 @@ import (
 	sdk "github.com/anthropics/anthropic-sdk-go/v2"
 
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/provider/providertest"
+	"github.com/sextant-router/sextant/internal/provider/upstream"
 	"github.com/sextant-router/sextant/internal/sse"
 )
 
@@ -26,7 +28,7 @@ func TestStreamFixturesAgreeWithSDK(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			body := readFile(t, file)
+			body := providertest.ReadFile(t, file)
 
 			var want sdk.Message
 			complete := false
@@ -53,7 +55,8 @@ func TestStreamFixturesAgreeWithSDK(t *testing.T) {
 			}
 
 			ctx, cancel := context.WithCancel(t.Context())
-			s := newStream(&Provider{model: "test-model", now: func() time.Time { return testNow }}, ctx, cancel, io.NopCloser(bytes.NewReader(body)))
+			s := newStream(&Provider{model: "test-model", now: func() time.Time { return testNow }},
+				upstream.NewBody(ctx, cancel, io.NopCloser(bytes.NewReader(body))))
 			defer s.Close()
 			var text strings.Builder
 			var args []string
@@ -121,7 +124,7 @@ func TestResponseFixturesAgreeWithSDK(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			body := readFile(t, file)
+			body := providertest.ReadFile(t, file)
 			var want sdk.Message
 			if err := json.Unmarshal(body, &want); err != nil {
 				t.Fatalf("the SDK cannot decode the fixture: %v", err)

@@ -1,16 +1,15 @@
 package anthropic
 
 import (
-	"context"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/provider/upstream"
 	"github.com/sextant-router/sextant/internal/sse"
 )
 
@@ -47,9 +46,7 @@ type toolBlock struct {
 // number of times.
 type stream struct {
 	p      *Provider
-	ctx    context.Context
-	cancel context.CancelFunc
-	body   io.ReadCloser
+	body   *upstream.Body
 	events *sse.Reader
 	err    error // sticky: io.EOF after message_stop, or the error that ended the stream
 
@@ -61,13 +58,10 @@ type stream struct {
 	tools     map[int]*toolBlock // by content block index
 	nTools    int
 	done      bool // message_stop arrived; only io.EOF remains
-
-	closed    atomic.Bool
-	closeOnce sync.Once
 }
 
-func newStream(p *Provider, ctx context.Context, cancel context.CancelFunc, body io.ReadCloser) *stream {
-	return &stream{p: p, ctx: ctx, cancel: cancel, body: body, events: sse.NewReader(body),
+func newStream(p *Provider, body *upstream.Body) *stream {
+	return &stream{p: p, body: body, events: sse.NewReader(body),
 		created: p.now().Unix(), tools: map[int]*toolBlock{}}
 }
 
@@ -83,8 +77,8 @@ func (s *stream) Recv() (*llm.Chunk, error) {
 		s.err = io.EOF
 		return nil, s.err
 	}
-	if s.closed.Load() {
-		s.err = s.p.transportError(s.ctx, errors.New("stream closed"), CodeStreamTruncated)
+	if s.body.Closed() {
+		s.err = s.p.transportError(s.body.Context(), errors.New("stream closed"), CodeStreamTruncated)
 		return nil, s.err
 	}
 	ch, err := s.next()
@@ -106,7 +100,7 @@ func (s *stream) next() (*llm.Chunk, error) {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF // a clean end of the body, but no message_stop
 			}
-			return nil, s.p.transportError(s.ctx, fmt.Errorf("reading stream: %w", err), CodeStreamTruncated)
+			return nil, s.p.transportError(s.body.Context(), fmt.Errorf("reading stream: %w", err), CodeStreamTruncated)
 		}
 		data := strings.TrimSpace(ev.Data)
 		if data == "" {
@@ -117,7 +111,7 @@ func (s *stream) next() (*llm.Chunk, error) {
 			if ev.Event == "error" {
 				return nil, s.p.inbandError(errorBody{Message: data}, "")
 			}
-			return nil, s.p.badResponse(fmt.Errorf("decoding %s event: %w", orDefault(ev.Event, "stream"), err))
+			return nil, s.p.badResponse(fmt.Errorf("decoding %s event: %w", cmp.Or(ev.Event, "stream"), err))
 		}
 		if e.Type == "" {
 			e.Type = ev.Event
@@ -221,13 +215,6 @@ func (s *stream) toolArgs(tb *toolBlock, args string) *llm.Chunk {
 
 // Close cancels the upstream request and releases the connection. It always
 // returns nil.
-func (s *stream) Close() error {
-	s.closeOnce.Do(func() {
-		s.closed.Store(true)
-		s.cancel()
-		s.body.Close()
-	})
-	return nil
-}
+func (s *stream) Close() error { return s.body.Close() }
 
 var _ llm.Stream = (*stream)(nil)

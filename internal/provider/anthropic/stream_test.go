@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,46 +12,9 @@ import (
 	"time"
 
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/provider/providertest"
+	"github.com/sextant-router/sextant/internal/provider/upstream"
 )
-
-// errSummary is how an *llm.Error appears in golden files.
-type errSummary struct {
-	Class      string        `json:"class"`
-	Status     int           `json:"status"`
-	Type       string        `json:"type"`
-	Code       string        `json:"code"`
-	Param      string        `json:"param,omitempty"`
-	Message    string        `json:"message"`
-	RetryAfter time.Duration `json:"retry_after,omitempty"`
-	Model      string        `json:"model"`
-}
-
-func summarize(err error) errSummary {
-	e := llm.AsError(err)
-	return errSummary{Class: e.Class.String(), Status: e.Status, Type: e.Type, Code: e.Code, Param: e.Param,
-		Message: e.Message, RetryAfter: e.RetryAfter, Model: e.Model}
-}
-
-// drain reads s to its end: the chunks, then "EOF" or the error.
-func drain(t *testing.T, s llm.Stream) (chunks []*llm.Chunk, end any) {
-	t.Helper()
-	for range 1000 {
-		ch, err := s.Recv()
-		if errors.Is(err, io.EOF) {
-			return chunks, "EOF"
-		}
-		if err != nil {
-			var le *llm.Error
-			if !errors.As(err, &le) {
-				t.Errorf("Recv error %T is not an *llm.Error: %v", err, err)
-			}
-			return chunks, summarize(err)
-		}
-		chunks = append(chunks, ch)
-	}
-	t.Fatal("stream did not end")
-	return nil, nil
-}
 
 var streamCases = []struct {
 	name string // also the fixture testdata/stream/<name>.sse
@@ -92,24 +54,24 @@ func TestChatStream(t *testing.T) {
 	for _, tt := range streamCases {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := "testdata/stream/" + tt.name
-			f := newFake(t, 200, nil, readFile(t, dir+".sse"))
-			f.sse = true
+			f := newFake(t, 200, nil, providertest.ReadFile(t, dir+".sse"))
+			f.SSE = true
 			p := newProvider(t, f.URL, f.Client(), testKey, "")
 			s, err := p.ChatStream(t.Context(), tt.req)
 			if err != nil {
 				t.Fatalf("ChatStream: %v", err)
 			}
 			defer s.Close()
-			chunks, end := drain(t, s)
-			checkRequest(t, f.last(t), dir+".req.json", testKey)
-			if accept := f.last(t).header.Get("Accept"); accept != "text/event-stream" {
+			chunks, end := providertest.Drain(t, s)
+			checkRequest(t, f.Last(t), dir+".req.json", testKey)
+			if accept := f.Last(t).Header.Get("Accept"); accept != "text/event-stream" {
 				t.Errorf("Accept = %q", accept)
 			}
 			out, _ := json.Marshal(map[string]any{"chunks": chunks, "end": end})
-			checkGolden(t, dir+".want.json", out)
+			providertest.CheckGolden(t, dir+".want.json", out)
 
 			// The end is sticky.
-			if more, again := drain(t, s); len(more) != 0 || again != end {
+			if more, again := providertest.Drain(t, s); len(more) != 0 || again != end {
 				t.Errorf("after the end: %d chunks, then %v", len(more), again)
 			}
 		})
@@ -130,14 +92,14 @@ func TestStreamTruncatedIsNotEOF(t *testing.T) {
 		start + "event: message_stop\n",
 	} {
 		f := newFake(t, 200, nil, []byte(body))
-		f.sse = true
+		f.SSE = true
 		p := newProvider(t, f.URL, f.Client(), "", "")
 		s, err := p.ChatStream(t.Context(), simpleRequest())
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, end := drain(t, s)
-		sum, ok := end.(errSummary)
+		_, end := providertest.Drain(t, s)
+		sum, ok := end.(providertest.ErrSummary)
 		if !ok || sum.Class != "transient" || sum.Code != CodeStreamTruncated || sum.Status != http.StatusBadGateway {
 			t.Errorf("body %q ended with %+v, want a transient stream_truncated error", body, end)
 		}
@@ -150,22 +112,22 @@ func TestStreamTruncatedIsNotEOF(t *testing.T) {
 func TestStreamMalformedEvent(t *testing.T) {
 	tests := []struct {
 		body string
-		want errSummary
+		want providertest.ErrSummary
 	}{
 		{body: "event: content_block_delta\ndata: {\"type\":\n\n",
-			want: errSummary{Class: "transient", Status: 502, Type: llm.TypeUpstream, Code: CodeBadResponse, Message: "the model's provider sent a malformed response"}},
+			want: providertest.ErrSummary{Class: "transient", Status: 502, Type: llm.TypeUpstream, Code: CodeBadResponse, Message: "the model's provider sent a malformed response"}},
 		{body: "event: error\ndata: Internal server error\n\n",
-			want: errSummary{Class: "transient", Status: 502, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "Internal server error"}},
+			want: providertest.ErrSummary{Class: "transient", Status: 502, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "Internal server error"}},
 	}
 	for _, tt := range tests {
 		f := newFake(t, 200, nil, []byte(tt.body))
-		f.sse = true
+		f.SSE = true
 		p := newProvider(t, f.URL, f.Client(), "", "")
 		s, err := p.ChatStream(t.Context(), simpleRequest())
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, end := drain(t, s)
+		_, end := providertest.Drain(t, s)
 		tt.want.Model = "test-model"
 		if end != tt.want {
 			t.Errorf("body %q ended with %+v, want %+v", tt.body, end, tt.want)
@@ -189,11 +151,11 @@ func TestStreamConnectionDrop(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	chunks, end := drain(t, s)
+	chunks, end := providertest.Drain(t, s)
 	if len(chunks) != 1 {
 		t.Errorf("got %d chunks, want 1", len(chunks))
 	}
-	if sum, ok := end.(errSummary); !ok || sum.Class != "transient" || sum.Code != CodeStreamTruncated {
+	if sum, ok := end.(providertest.ErrSummary); !ok || sum.Class != "transient" || sum.Code != CodeStreamTruncated {
 		t.Errorf("ended with %+v, want a transient stream_truncated error", end)
 	}
 }
@@ -201,30 +163,7 @@ func TestStreamConnectionDrop(t *testing.T) {
 // hanging is a fake that sends message_start, then waits until the
 // client's request context is done and reports it on done.
 func hanging(t *testing.T) (*httptest.Server, <-chan struct{}) {
-	done := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The server watches for the client going away only once the
-		// request body is read.
-		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.Write([]byte("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"m\"}}\n\n"))
-		w.(http.Flusher).Flush()
-		<-r.Context().Done()
-		close(done)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, done
-}
-
-// waitDone fails the test if the fake never sees its request end; the
-// timeout only bounds a broken test, nothing is timed.
-func waitDone(t *testing.T, done <-chan struct{}) {
-	t.Helper()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the upstream request was not canceled")
-	}
+	return providertest.Hanging(t, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"m\"}}\n\n")
 }
 
 func TestStreamCloseCancelsUpstream(t *testing.T) {
@@ -240,7 +179,7 @@ func TestStreamCloseCancelsUpstream(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Errorf("Close = %v", err)
 	}
-	waitDone(t, done)
+	providertest.WaitDone(t, done)
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close = %v", err)
 	}
@@ -264,7 +203,7 @@ func TestStreamCloseUnblocksRecv(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { _, err := s.Recv(); errc <- err }()
 	s.Close()
-	waitDone(t, done)
+	providertest.WaitDone(t, done)
 	if e := llm.AsError(<-errc); e.Class != llm.ClassCanceled {
 		t.Errorf("blocked Recv returned %+v, want canceled", e)
 	}
@@ -287,14 +226,14 @@ func TestStreamParentCancel(t *testing.T) {
 	if e := llm.AsError(err); e.Class != llm.ClassCanceled || e.Status != 499 || e.Code != CodeClientClosed || e.Model != "test-model" {
 		t.Errorf("Recv after cancel = %+v, want canceled", e)
 	}
-	waitDone(t, done)
+	providertest.WaitDone(t, done)
 }
 
 // At message_stop the stream releases its connection without waiting for
 // Close, and Close afterwards is harmless.
 func TestStreamStopReleases(t *testing.T) {
-	f := newFake(t, 200, nil, readFile(t, "testdata/stream/text.sse"))
-	f.sse = true
+	f := newFake(t, 200, nil, providertest.ReadFile(t, "testdata/stream/text.sse"))
+	f.SSE = true
 	p := newProvider(t, f.URL, f.Client(), "", "")
 	st, err := p.ChatStream(t.Context(), simpleRequest())
 	if err != nil {
@@ -314,7 +253,7 @@ func TestStreamStopReleases(t *testing.T) {
 	if last.Choices == nil || len(last.Choices) != 0 {
 		t.Errorf("usage chunk has choices %v, want an empty list", last.Choices)
 	}
-	if !st.(*stream).closed.Load() {
+	if !st.(*stream).body.Closed() {
 		t.Error("stream not released at message_stop")
 	}
 	for range 2 {
@@ -362,7 +301,7 @@ func BenchmarkStreamDecode(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		ctx, cancel := context.WithCancel(context.Background())
-		s := newStream(p, ctx, cancel, io.NopCloser(bytes.NewReader(body)))
+		s := newStream(p, upstream.NewBody(ctx, cancel, io.NopCloser(bytes.NewReader(body))))
 		for {
 			if _, err := s.Recv(); err != nil {
 				break

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/provider/providertest"
 )
 
 var weatherTool = llm.Tool{Type: "function", Function: llm.FunctionDef{
@@ -182,16 +183,16 @@ func TestChat(t *testing.T) {
 	for _, tt := range chatCases {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := "testdata/chat/" + tt.name
-			f := newFake(t, 200, nil, readFile(t, dir+".resp.json"))
+			f := newFake(t, 200, nil, providertest.ReadFile(t, dir+".resp.json"))
 			p := newProvider(t, f.URL+"/v1beta", f.Client(), testKey, tt.options)
 			orig := tt.req.Clone()
 			resp, err := p.Chat(t.Context(), tt.req)
 			if err != nil {
 				t.Fatalf("Chat: %v", err)
 			}
-			checkRequest(t, f.last(t), "/v1beta/models/gemini-test:generateContent", "", dir+".req.json", testKey)
+			checkRequest(t, f.Last(t), "/v1beta/models/gemini-test:generateContent", "", dir+".req.json", testKey)
 			out, _ := json.Marshal(resp)
-			checkGolden(t, dir+".want.json", out)
+			providertest.CheckGolden(t, dir+".want.json", out)
 			if a, b := mustJSON(t, orig), mustJSON(t, tt.req); a != b {
 				t.Errorf("Chat changed its request:\n%s\n%s", a, b)
 			}
@@ -241,7 +242,7 @@ func TestThoughtSignatureRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sent generateRequest
-	if err := json.Unmarshal(f.last(t).body, &sent); err != nil {
+	if err := json.Unmarshal(f.Last(t).Body, &sent); err != nil {
 		t.Fatal(err)
 	}
 	model := sent.Contents[1]
@@ -368,7 +369,7 @@ func TestChatRequestErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, 200, nil, readFile(t, "testdata/chat/text.resp.json"))
+			f := newFake(t, 200, nil, providertest.ReadFile(t, "testdata/chat/text.resp.json"))
 			p := newProvider(t, f.URL+"/v1beta", f.Client(), "", "")
 			for _, stream := range []bool{false, true} {
 				var err error
@@ -382,10 +383,8 @@ func TestChatRequestErrors(t *testing.T) {
 					t.Errorf("stream=%v: err = %+v, want class %v at %s", stream, e, tt.class, tt.param)
 				}
 			}
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			if len(f.reqs) != 0 {
-				t.Errorf("%d requests were sent", len(f.reqs))
+			if n := f.Count(); n != 0 {
+				t.Errorf("%d requests were sent", n)
 			}
 		})
 	}
@@ -394,13 +393,13 @@ func TestChatRequestErrors(t *testing.T) {
 // A request of system text alone is sent as the user's turn: the API
 // refuses a request without contents.
 func TestChatSystemOnly(t *testing.T) {
-	f := newFake(t, 200, nil, readFile(t, "testdata/chat/text.resp.json"))
+	f := newFake(t, 200, nil, providertest.ReadFile(t, "testdata/chat/text.resp.json"))
 	p := newProvider(t, f.URL+"/v1beta", f.Client(), "", "")
 	_, err := p.Chat(t.Context(), &llm.Request{Messages: []llm.Message{{Role: llm.RoleSystem, Content: "Write a haiku."}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := string(f.last(t).body), `{"contents":[{"role":"user","parts":[{"text":"Write a haiku."}]}]}`; got != want {
+	if got, want := string(f.Last(t).Body), `{"contents":[{"role":"user","parts":[{"text":"Write a haiku."}]}]}`; got != want {
 		t.Errorf("body = %s, want %s", got, want)
 	}
 }

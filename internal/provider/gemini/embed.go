@@ -1,12 +1,13 @@
 package gemini
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/provider/upstream"
 )
 
 // maxEmbedBatch is the most requests batchEmbedContents takes in one call;
@@ -56,7 +57,7 @@ func (p *Provider) Embed(ctx context.Context, req *llm.EmbedRequest) (*llm.Embed
 		return nil, lerr
 	}
 	endpoint := p.endpoint(model, "batchEmbedContents")
-	out := &llm.EmbedResponse{Model: orDefault(p.upstream, req.Model), Vectors: make([][]float32, 0, len(req.Input))}
+	out := &llm.EmbedResponse{Model: cmp.Or(p.upstream, req.Model), Vectors: make([][]float32, 0, len(req.Input))}
 	for start := 0; start < len(req.Input); start += maxEmbedBatch {
 		batch := req.Input[start:min(start+maxEmbedBatch, len(req.Input))]
 		vecs, err := p.embedBatch(ctx, endpoint, model, batch, req.Dimensions)
@@ -82,12 +83,9 @@ func (p *Provider) embedBatch(ctx context.Context, endpoint, model string, input
 		return nil, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	data, err := upstream.ReadBody(ctx, p.model, resp.Body, maxResponse)
 	if err != nil {
-		return nil, p.transportError(ctx, err, CodeUpstreamUnreachable)
-	}
-	if len(data) > maxResponse {
-		return nil, p.badResponse(fmt.Errorf("response body exceeds %d bytes", maxResponse))
+		return nil, err
 	}
 	var wr embedBatchResponse
 	if err := json.Unmarshal(data, &wr); err != nil {

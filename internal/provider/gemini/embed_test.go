@@ -11,10 +11,11 @@ import (
 	"testing"
 
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/provider/providertest"
 )
 
 func TestEmbed(t *testing.T) {
-	f := newFake(t, 200, nil, readFile(t, "testdata/embed/basic.resp.json"))
+	f := newFake(t, 200, nil, providertest.ReadFile(t, "testdata/embed/basic.resp.json"))
 	p := newProvider(t, f.URL+"/v1beta", f.Client(), testKey, "")
 	resp, err := p.Embed(t.Context(), &llm.EmbedRequest{
 		Model:      "test-model",
@@ -25,9 +26,9 @@ func TestEmbed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkRequest(t, f.last(t), "/v1beta/models/gemini-test:batchEmbedContents", "", "testdata/embed/basic.req.json", testKey)
+	checkRequest(t, f.Last(t), "/v1beta/models/gemini-test:batchEmbedContents", "", "testdata/embed/basic.req.json", testKey)
 	out, _ := json.Marshal(resp)
-	checkGolden(t, "testdata/embed/basic.want.json", out)
+	providertest.CheckGolden(t, "testdata/embed/basic.want.json", out)
 	if !resp.Usage.IsZero() {
 		t.Errorf("usage = %+v, want zero: the API reports none", resp.Usage)
 	}

@@ -4,35 +4,27 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/provider/upstream"
 )
 
 // Error codes the adapter sets itself, for failures that have no upstream
 // status or reason.
 const (
-	CodeUpstreamError       = "upstream_error"        // an upstream error body without a status
-	CodeUpstreamUnreachable = "upstream_unreachable"  // connection refused, reset, DNS, TLS
-	CodeUpstreamTimeout     = "upstream_timeout"      // the attempt's deadline passed
-	CodeClientClosed        = "client_closed_request" // the caller's context was canceled
-	CodeStreamTruncated     = "stream_truncated"      // a stream ended before a finishReason
-	CodeBadResponse         = "bad_upstream_response" // a 2xx body that is not the documented shape
-	CodeUnsupportedContent  = "unsupported_content"   // request content Gemini cannot carry
-)
-
-const (
-	maxErrorBody  = 64 << 10 // bytes of an error body read
-	maxMessageLen = 1024     // bytes of an upstream message kept
-	maxRetryAfter = 24 * time.Hour
+	CodeUpstreamError       = upstream.CodeUpstreamError       // an upstream error body without a status
+	CodeUpstreamUnreachable = upstream.CodeUpstreamUnreachable // connection refused, reset, DNS, TLS
+	CodeUpstreamTimeout     = upstream.CodeUpstreamTimeout     // the attempt's deadline passed
+	CodeClientClosed        = upstream.CodeClientClosed        // the caller's context was canceled
+	CodeStreamTruncated     = upstream.CodeStreamTruncated     // a stream ended before a finishReason
+	CodeBadResponse         = upstream.CodeBadResponse         // a 2xx body that is not the documented shape
+	CodeUnsupportedContent  = "unsupported_content"            // request content Gemini cannot carry
 )
 
 // The @type of the google.rpc detail messages the adapter reads.
@@ -109,8 +101,8 @@ func (e *errorBody) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
-	e.Message, e.Status = scalar(raw.Message), scalar(raw.Status)
-	e.Code, _ = strconv.Atoi(scalar(raw.Code))
+	e.Message, e.Status = upstream.Scalar(raw.Message), upstream.Scalar(raw.Status)
+	e.Code, _ = strconv.Atoi(upstream.Scalar(raw.Code))
 	for _, d := range raw.Details {
 		var detail struct {
 			Type       string `json:"@type"`
@@ -141,24 +133,6 @@ func (e *errorBody) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// scalar renders a JSON value as text: a string unquoted, null as "",
-// anything else compacted.
-func scalar(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var b bytes.Buffer
-	if json.Compact(&b, raw) == nil {
-		return b.String()
-	}
-	return string(raw)
-}
-
 // parseErrorBody reads an error body: {"error": {...}} as the API sends
 // it, or [{"error": {...}}] as streamGenerateContent without alt=sse sends
 // it. ok is false when no error object was found.
@@ -183,16 +157,10 @@ func (p *Provider) statusError(resp *http.Response, body []byte) *llm.Error {
 	eb, ok := parseErrorBody(body)
 	ue := &UpstreamError{Status: resp.StatusCode}
 	if !ok {
-		// Redact before clipping, so that a clipped key cannot survive.
-		text := clip(p.redact(strings.TrimSpace(string(body))), maxMessageLen)
-		ue.Body = text
-		eb.Message = text
-		if !utf8.ValidString(text) || strings.HasPrefix(text, "<") {
-			eb.Message = "" // an HTML page or binary noise is no message
-		}
+		ue.Body, eb.Message = upstream.BodyText(body, p.key)
 	}
 	e := p.upstreamError(resp.StatusCode, eb, ue)
-	if d := retryAfter(resp.Header, p.now()); d > 0 {
+	if d := upstream.RetryAfter(resp.Header, p.now()); d > 0 {
 		e.RetryAfter = d
 	}
 	return e
@@ -205,7 +173,7 @@ func (p *Provider) upstreamError(status int, eb errorBody, ue *UpstreamError) *l
 	if len(eb.QuotaIDs) > 0 {
 		ue.QuotaID = eb.QuotaIDs[0]
 	}
-	ue.Message = clip(p.redact(eb.Message), maxMessageLen)
+	ue.Message = upstream.Sanitize(eb.Message, p.key)
 	class := classify(status, eb)
 	msg := ue.Message
 	if msg == "" {
@@ -318,31 +286,13 @@ func typeOf(c llm.Class, status int) string {
 }
 
 // transportError classifies a failure to send a request or read its
-// response. The context decides first: a canceled caller is not the
-// upstream's fault.
+// response; see upstream.TransportError.
 func (p *Provider) transportError(ctx context.Context, err error, code string) *llm.Error {
-	var ne net.Error
-	switch {
-	case errors.Is(ctx.Err(), context.Canceled):
-		return &llm.Error{Status: 499, Type: llm.TypeInvalidRequest, Code: CodeClientClosed,
-			Message: "the client closed the request", Class: llm.ClassCanceled, Model: p.model, Cause: err}
-	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return &llm.Error{Status: http.StatusGatewayTimeout, Type: llm.TypeTimeout, Code: CodeUpstreamTimeout,
-			Message: "the model did not answer in time", Class: llm.ClassTransient, Model: p.model, Cause: err}
-	}
-	msg := "could not reach the model's provider"
-	if code == CodeStreamTruncated {
-		msg = "the model's stream ended before it was complete"
-	}
-	return &llm.Error{Status: http.StatusBadGateway, Type: llm.TypeUpstream, Code: code,
-		Message: msg, Class: llm.ClassTransient, Model: p.model, Cause: err}
+	return upstream.TransportError(ctx, p.model, err, code)
 }
 
 // badResponse is a 2xx answer that could not be understood.
-func (p *Provider) badResponse(err error) *llm.Error {
-	return &llm.Error{Status: http.StatusBadGateway, Type: llm.TypeUpstream, Code: CodeBadResponse,
-		Message: "the model's provider sent a malformed response", Class: llm.ClassTransient, Model: p.model, Cause: err}
-}
+func (p *Provider) badResponse(err error) *llm.Error { return upstream.BadResponse(p.model, err) }
 
 // unsupported is request content this model cannot take, though another
 // model might: the executor fails over at once.
@@ -358,31 +308,9 @@ func (p *Provider) callerError(param, format string, args ...any) *llm.Error {
 	return e
 }
 
-// retryAfter reads Retry-After (seconds or an HTTP date). It returns 0 when
-// it is absent or unusable and caps the wait at maxRetryAfter.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		if math.IsNaN(f) || f < 0 {
-			return 0
-		}
-		if f >= maxRetryAfter.Seconds() {
-			return maxRetryAfter
-		}
-		return time.Duration(f * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return min(max(t.Sub(now), 0), maxRetryAfter)
-	}
-	return 0
-}
-
 // parseDelay reads a RetryInfo retryDelay, a protobuf Duration in its JSON
 // form ("30s", "1.5s", "0.000500s"). It returns 0 when it is unusable and
-// caps the wait at maxRetryAfter.
+// caps the wait at upstream.MaxRetryAfter.
 func parseDelay(s string) time.Duration {
 	secs, ok := strings.CutSuffix(strings.TrimSpace(s), "s")
 	if !ok {
@@ -392,28 +320,8 @@ func parseDelay(s string) time.Duration {
 	if err != nil || math.IsNaN(f) || f <= 0 {
 		return 0
 	}
-	if f >= maxRetryAfter.Seconds() {
-		return maxRetryAfter
+	if f >= upstream.MaxRetryAfter.Seconds() {
+		return upstream.MaxRetryAfter
 	}
 	return time.Duration(f * float64(time.Second))
-}
-
-// redact removes the API key from text that came from the upstream, which
-// may echo the credential it was sent.
-func (p *Provider) redact(s string) string {
-	if k := p.key.Reveal(); k != "" {
-		s = strings.ReplaceAll(s, k, "<secret>")
-	}
-	return s
-}
-
-// clip cuts s to at most n bytes without splitting a UTF-8 sequence.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/provider/providertest"
+	"github.com/sextant-router/sextant/internal/provider/upstream"
 )
 
 // errorBody renders a google.rpc.Status error response.
@@ -40,48 +42,48 @@ func TestStatusErrors(t *testing.T) {
 		status  int
 		headers map[string]string
 		body    string
-		want    errSummary
+		want    providertest.ErrSummary
 	}{
 		{
 			name:   "400 invalid argument",
 			status: 400,
 			body:   rpcError(400, "INVALID_ARGUMENT", `Invalid JSON payload received. Unknown name "foo" at 'generation_config': Cannot find field.`),
-			want: errSummary{Class: "caller", Status: 400, Type: llm.TypeInvalidRequest, Code: "invalid_argument",
+			want: providertest.ErrSummary{Class: "caller", Status: 400, Type: llm.TypeInvalidRequest, Code: "invalid_argument",
 				Message: `Invalid JSON payload received. Unknown name "foo" at 'generation_config': Cannot find field.`},
 		},
 		{
 			name:   "400 API key not valid",
 			status: 400,
 			body:   rpcError(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", keyInvalid, localized),
-			want: errSummary{Class: "auth", Status: 400, Type: llm.TypeAuthentication, Code: "api_key_invalid",
+			want: providertest.ErrSummary{Class: "auth", Status: 400, Type: llm.TypeAuthentication, Code: "api_key_invalid",
 				Message: "API key not valid. Please pass a valid API key."},
 		},
 		{
 			name:   "400 failed precondition",
 			status: 400,
 			body:   rpcError(400, "FAILED_PRECONDITION", "User location is not supported for the API use."),
-			want: errSummary{Class: "quota", Status: 400, Type: llm.TypeRateLimit, Code: "failed_precondition",
+			want: providertest.ErrSummary{Class: "quota", Status: 400, Type: llm.TypeRateLimit, Code: "failed_precondition",
 				Message: "User location is not supported for the API use."},
 		},
 		{
 			name:   "401 unauthenticated",
 			status: 401,
 			body:   rpcError(401, "UNAUTHENTICATED", "Request had invalid authentication credentials."),
-			want: errSummary{Class: "auth", Status: 401, Type: llm.TypeAuthentication, Code: "unauthenticated",
+			want: providertest.ErrSummary{Class: "auth", Status: 401, Type: llm.TypeAuthentication, Code: "unauthenticated",
 				Message: "Request had invalid authentication credentials."},
 		},
 		{
 			name:   "403 permission denied",
 			status: 403,
 			body:   rpcError(403, "PERMISSION_DENIED", "Generative Language API has not been used in project 123 before or it is disabled.", serviceDenied),
-			want: errSummary{Class: "auth", Status: 403, Type: llm.TypeAuthentication, Code: "service_disabled",
+			want: providertest.ErrSummary{Class: "auth", Status: 403, Type: llm.TypeAuthentication, Code: "service_disabled",
 				Message: "Generative Language API has not been used in project 123 before or it is disabled."},
 		},
 		{
 			name:   "404 model not found",
 			status: 404,
 			body:   rpcError(404, "NOT_FOUND", "models/gemini-test is not found for API version v1beta, or is not supported for generateContent."),
-			want: errSummary{Class: "unsupported", Status: 404, Type: llm.TypeUpstream, Code: "not_found",
+			want: providertest.ErrSummary{Class: "unsupported", Status: 404, Type: llm.TypeUpstream, Code: "not_found",
 				Message: "models/gemini-test is not found for API version v1beta, or is not supported for generateContent."},
 		},
 		{
@@ -89,14 +91,14 @@ func TestStatusErrors(t *testing.T) {
 			status: 429,
 			body: rpcError(429, "RESOURCE_EXHAUSTED", "You exceeded your current quota, please check your plan and billing details.",
 				perMinute, helpLink, retryInfo30s),
-			want: errSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: "resource_exhausted", RetryAfter: 30 * time.Second,
+			want: providertest.ErrSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: "resource_exhausted", RetryAfter: 30 * time.Second,
 				Message: "You exceeded your current quota, please check your plan and billing details."},
 		},
 		{
 			name:   "429 fractional retryDelay",
 			status: 429,
 			body:   rpcError(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).", `{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"1.500s"}`),
-			want: errSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: "resource_exhausted", RetryAfter: 1500 * time.Millisecond,
+			want: providertest.ErrSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: "resource_exhausted", RetryAfter: 1500 * time.Millisecond,
 				Message: "Resource has been exhausted (e.g. check quota)."},
 		},
 		{
@@ -104,62 +106,62 @@ func TestStatusErrors(t *testing.T) {
 			status:  429,
 			headers: map[string]string{"Retry-After": "7"},
 			body:    rpcError(429, "RESOURCE_EXHAUSTED", "slow down", retryInfo30s, oddDetail),
-			want:    errSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: "resource_exhausted", RetryAfter: 7 * time.Second, Message: "slow down"},
+			want:    providertest.ErrSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: "resource_exhausted", RetryAfter: 7 * time.Second, Message: "slow down"},
 		},
 		{
 			name:    "429 Retry-After HTTP date",
 			status:  429,
 			headers: map[string]string{"Retry-After": fixedNow.Add(90 * time.Second).Format(http.TimeFormat)},
 			body:    rpcError(429, "RESOURCE_EXHAUSTED", "slow down"),
-			want:    errSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: "resource_exhausted", RetryAfter: 90 * time.Second, Message: "slow down"},
+			want:    providertest.ErrSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: "resource_exhausted", RetryAfter: 90 * time.Second, Message: "slow down"},
 		},
 		{
 			name:   "429 daily quota",
 			status: 429,
 			body: rpcError(429, "RESOURCE_EXHAUSTED", "You exceeded your current quota, please check your plan and billing details.",
 				perDay, helpLink, `{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"52s"}`),
-			want: errSummary{Class: "quota", Status: 429, Type: llm.TypeRateLimit, Code: "resource_exhausted", RetryAfter: 52 * time.Second,
+			want: providertest.ErrSummary{Class: "quota", Status: 429, Type: llm.TypeRateLimit, Code: "resource_exhausted", RetryAfter: 52 * time.Second,
 				Message: "You exceeded your current quota, please check your plan and billing details."},
 		},
 		{
 			name:   "500 internal",
 			status: 500,
 			body:   rpcError(500, "INTERNAL", "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting"),
-			want: errSummary{Class: "transient", Status: 500, Type: llm.TypeUpstream, Code: "internal",
+			want: providertest.ErrSummary{Class: "transient", Status: 500, Type: llm.TypeUpstream, Code: "internal",
 				Message: "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting"},
 		},
 		{
 			name:   "503 unavailable",
 			status: 503,
 			body:   rpcError(503, "UNAVAILABLE", "The model is overloaded. Please try again later."),
-			want: errSummary{Class: "transient", Status: 503, Type: llm.TypeUpstream, Code: "unavailable",
+			want: providertest.ErrSummary{Class: "transient", Status: 503, Type: llm.TypeUpstream, Code: "unavailable",
 				Message: "The model is overloaded. Please try again later."},
 		},
 		{
 			name:   "504 deadline exceeded",
 			status: 504,
 			body:   rpcError(504, "DEADLINE_EXCEEDED", "Deadline expired before operation could complete."),
-			want: errSummary{Class: "transient", Status: 504, Type: llm.TypeUpstream, Code: "deadline_exceeded",
+			want: providertest.ErrSummary{Class: "transient", Status: 504, Type: llm.TypeUpstream, Code: "deadline_exceeded",
 				Message: "Deadline expired before operation could complete."},
 		},
 		{
 			name:   "error array",
 			status: 400,
 			body:   "[" + rpcError(400, "INVALID_ARGUMENT", "Bad request") + "]",
-			want:   errSummary{Class: "caller", Status: 400, Type: llm.TypeInvalidRequest, Code: "invalid_argument", Message: "Bad request"},
+			want:   providertest.ErrSummary{Class: "caller", Status: 400, Type: llm.TypeInvalidRequest, Code: "invalid_argument", Message: "Bad request"},
 		},
 		{
 			name:    "502 HTML page from a proxy",
 			status:  502,
 			headers: map[string]string{"Content-Type": "text/html"},
 			body:    "<html><body><h1>502 Bad Gateway</h1></body></html>",
-			want:    errSummary{Class: "transient", Status: 502, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "upstream returned 502 Bad Gateway"},
+			want:    providertest.ErrSummary{Class: "transient", Status: 502, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "upstream returned 502 Bad Gateway"},
 		},
 		{
 			name:   "500 plain text",
 			status: 500,
 			body:   "Internal Server Error\n",
-			want:   errSummary{Class: "transient", Status: 500, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "Internal Server Error"},
+			want:   providertest.ErrSummary{Class: "transient", Status: 500, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "Internal Server Error"},
 		},
 	}
 	for _, tt := range tests {
@@ -179,7 +181,7 @@ func TestStatusErrors(t *testing.T) {
 				if !errors.As(err, &le) {
 					t.Fatalf("err = %v (%T), want an *llm.Error", err, err)
 				}
-				if got := summarize(err); got != want {
+				if got := providertest.Summarize(err); got != want {
 					t.Errorf("got  %+v\nwant %+v", got, want)
 				}
 				var ue *UpstreamError
@@ -211,7 +213,7 @@ func TestKeyNeverLeaks(t *testing.T) {
 				t.Errorf("the key leaked: %s", s)
 			}
 		}
-		if got := f.last(t); strings.Contains(got.path+"?"+got.query, testKey) {
+		if got := f.Last(t); strings.Contains(got.Path+"?"+got.Query, testKey) {
 			t.Error("the key is in the URL")
 		}
 	}
@@ -268,7 +270,7 @@ func TestChatCancel(t *testing.T) {
 	if e := llm.AsError(err); e.Class != llm.ClassCanceled || e.Status != 499 || e.Code != CodeClientClosed {
 		t.Errorf("err = %+v, want canceled", e)
 	}
-	waitDone(t, done)
+	providertest.WaitDone(t, done)
 }
 
 // Errors sent in a stream or a 2xx body take their status from the code,
@@ -309,7 +311,7 @@ func TestParseDelay(t *testing.T) {
 		{"30", 0},
 		{"-3s", 0},
 		{"NaNs", 0},
-		{"999999999s", maxRetryAfter},
+		{"999999999s", upstream.MaxRetryAfter},
 	}
 	for _, tt := range tests {
 		if got := parseDelay(tt.in); got != tt.want {
@@ -328,7 +330,7 @@ func TestRetryAfter(t *testing.T) {
 		{name: "seconds", v: "12", want: 12 * time.Second},
 		{name: "fractional", v: "0.5", want: 500 * time.Millisecond},
 		{name: "negative", v: "-1", want: 0},
-		{name: "huge", v: "1e12", want: maxRetryAfter},
+		{name: "huge", v: "1e12", want: upstream.MaxRetryAfter},
 		{name: "date", v: fixedNow.Add(time.Minute).Format(http.TimeFormat), want: time.Minute},
 		{name: "past date", v: fixedNow.Add(-time.Minute).Format(http.TimeFormat), want: 0},
 		{name: "junk", v: "soon", want: 0},
@@ -338,7 +340,7 @@ func TestRetryAfter(t *testing.T) {
 		if tt.v != "" {
 			h.Set("Retry-After", tt.v)
 		}
-		if got := retryAfter(h, fixedNow); got != tt.want {
+		if got := upstream.RetryAfter(h, fixedNow); got != tt.want {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
 	}

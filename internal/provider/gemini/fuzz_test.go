@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/provider/upstream"
 )
 
 // FuzzStream feeds arbitrary bodies to the stream decoder: it must not
@@ -34,7 +35,7 @@ func FuzzStream(f *testing.F) {
 	p := &Provider{model: "fuzz", key: testKey, now: time.Now}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ctx, cancel := context.WithCancel(context.Background())
-		s := newStream(p, ctx, cancel, io.NopCloser(strings.NewReader(string(body))))
+		s := newStream(p, upstream.NewBody(ctx, cancel, io.NopCloser(strings.NewReader(string(body)))))
 		defer s.Close()
 		for range 2*len(body) + 4 {
 			ch, err := s.Recv()
@@ -82,13 +83,13 @@ func FuzzErrorBody(f *testing.F) {
 		if e.Status != status || e.Model != "fuzz" || e.Message == "" || e.Code == "" {
 			t.Fatalf("bad error %+v", e)
 		}
-		if len(e.Message) > maxMessageLen+len("…") {
+		if len(e.Message) > upstream.MaxMessageLen+len("…") {
 			t.Fatalf("message of %d bytes", len(e.Message))
 		}
 		if strings.Contains(e.Error(), testKey) {
 			t.Fatalf("error holds the key: %v", e)
 		}
-		if e.RetryAfter < 0 || e.RetryAfter > maxRetryAfter {
+		if e.RetryAfter < 0 || e.RetryAfter > upstream.MaxRetryAfter {
 			t.Fatalf("retry after %v", e.RetryAfter)
 		}
 	})

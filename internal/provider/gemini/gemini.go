@@ -1,22 +1,19 @@
 package gemini
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"maps"
-	"mime"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/sextant-router/sextant/internal/conf"
 	"github.com/sextant-router/sextant/internal/llm"
 	"github.com/sextant-router/sextant/internal/provider"
+	"github.com/sextant-router/sextant/internal/provider/upstream"
 )
 
 func init() { provider.Register("gemini", New) }
@@ -67,17 +64,8 @@ func (o *Options) signatureFallback() bool {
 }
 
 func (o *Options) validate(path string, baseURLSet bool) error {
-	for _, name := range slices.Sorted(maps.Keys(o.Headers)) {
-		v := o.Headers[name]
-		hp := conf.Join(path, "headers."+name)
-		switch {
-		case !validHeaderName(name):
-			return conf.Errorf(hp, "invalid header name")
-		case strings.EqualFold(name, "Content-Type") || strings.EqualFold(name, "Content-Length"):
-			return conf.Errorf(hp, "the adapter sets this header itself")
-		case strings.ContainsAny(v.Reveal(), "\r\n\x00"):
-			return conf.Errorf(hp, "header value must not contain a line break")
-		}
+	if err := upstream.CheckHeaders(path, o.Headers, nil); err != nil {
+		return err
 	}
 	for i, s := range o.SafetySettings {
 		sp := conf.Index(conf.Join(path, "safety_settings"), i)
@@ -131,19 +119,6 @@ func validVersion(s string) bool {
 	return true
 }
 
-// validHeaderName reports whether s is an RFC 9110 token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c >= 0x7f || c <= ' ' || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // Provider calls one Gemini model through the Gemini API
 // (generativelanguage). It is safe for concurrent use and immutable once
 // built.
@@ -169,11 +144,11 @@ func New(cfg provider.Config) (provider.Provider, error) {
 	}
 	base := cfg.BaseURL
 	if base == "" {
-		base = DefaultHost + "/" + orDefault(opts.APIVersion, DefaultAPIVersion)
+		base = DefaultHost + "/" + cmp.Or(opts.APIVersion, DefaultAPIVersion)
 	}
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, conf.Errorf(siblingPath(cfg.OptionsPath, "base_url"),
+		return nil, conf.Errorf(upstream.SiblingPath(cfg.OptionsPath, "base_url"),
 			"%q is not an absolute http or https URL without a query", base)
 	}
 	client := cfg.HTTPClient
@@ -191,27 +166,11 @@ func New(cfg provider.Config) (provider.Provider, error) {
 	}, nil
 }
 
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-// siblingPath returns the config path of field next to the options block:
-// siblingPath("models[2].options", "base_url") is "models[2].base_url".
-func siblingPath(optionsPath, field string) string {
-	if i := strings.LastIndexByte(optionsPath, '.'); i >= 0 {
-		return optionsPath[:i+1] + field
-	}
-	return field
-}
-
 // modelName returns the model resource name the request is for:
 // "models/<name>" for a bare name, or the name as given when it already
 // names a collection ("models/...", "tunedModels/...").
 func (p *Provider) modelName(requested string) (string, *llm.Error) {
-	name := orDefault(p.upstream, requested)
+	name := cmp.Or(p.upstream, requested)
 	if name == "" {
 		return "", &llm.Error{Status: http.StatusInternalServerError, Type: llm.TypeServer, Code: "no_upstream_model",
 			Message: "the deployment names no upstream model", Class: llm.ClassUnsupported, Model: p.model}
@@ -248,12 +207,9 @@ func (p *Provider) Chat(ctx context.Context, req *llm.Request) (*llm.Response, e
 		return nil, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	data, err := upstream.ReadBody(ctx, p.model, resp.Body, maxResponse)
 	if err != nil {
-		return nil, p.transportError(ctx, err, CodeUpstreamUnreachable)
-	}
-	if len(data) > maxResponse {
-		return nil, p.badResponse(fmt.Errorf("response body exceeds %d bytes", maxResponse))
+		return nil, err
 	}
 	var wr generateResponse
 	if err := json.Unmarshal(data, &wr); err != nil {
@@ -280,61 +236,39 @@ func (p *Provider) ChatStream(ctx context.Context, req *llm.Request) (llm.Stream
 	if err != nil {
 		return nil, err
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	resp, err := p.post(sctx, p.endpoint(model, "streamGenerateContent")+"?alt=sse", body, "text/event-stream")
+	// A JSON answer is an error sent with 200, or a server that ignored
+	// alt=sse and sent a JSON array.
+	b, err := upstream.PostStream(ctx, p.request(p.endpoint(model, "streamGenerateContent")+"?alt=sse", body, "text/event-stream"),
+		func(_ *http.Response, data []byte) *llm.Error {
+			if eb, ok := parseErrorBody(data); ok {
+				return p.inbandError(eb)
+			}
+			return nil
+		})
 	if err != nil {
-		cancel()
 		return nil, err
 	}
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/json" {
-		// Not an event stream: an error sent with 200, or a server that
-		// ignored alt=sse and sent a JSON array.
-		defer cancel()
-		defer resp.Body.Close()
-		data, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		if err != nil {
-			return nil, p.transportError(sctx, err, CodeUpstreamUnreachable)
-		}
-		if eb, ok := parseErrorBody(data); ok {
-			return nil, p.inbandError(eb)
-		}
-		return nil, p.badResponse(fmt.Errorf("expected an event stream, got %s", mt))
-	}
-	return newStream(p, sctx, cancel, resp.Body), nil
+	return newStream(p, b), nil
 }
 
 // post sends body to endpoint and returns a 2xx response, or a classified
-// error with the response closed. The API key goes in the x-goog-api-key
-// header, never in the URL, so that it cannot reach logs of URLs.
+// error with the response closed.
 func (p *Provider) post(ctx context.Context, endpoint string, body []byte, accept string) (*http.Response, error) {
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
-	if err != nil {
-		return nil, p.transportError(ctx, err, CodeUpstreamUnreachable)
-	}
-	h := hreq.Header
-	h.Set("Content-Type", "application/json")
-	h.Set("Accept", accept)
-	h.Set("User-Agent", "sextant")
+	return upstream.Post(ctx, p.request(endpoint, body, accept))
+}
+
+// request is a POST of body to endpoint with the adapter's headers.
+func (p *Provider) request(endpoint string, body []byte, accept string) *upstream.Request {
+	return &upstream.Request{Client: p.client, Model: p.model, URL: endpoint, Body: body, Accept: accept,
+		Header: p.setHeaders, Extra: p.opts.Headers, StatusError: p.statusError}
+}
+
+// setHeaders sets the API key. It goes in the x-goog-api-key header, never
+// in the URL, so that it cannot reach logs of URLs.
+func (p *Provider) setHeaders(h http.Header) {
 	if k := p.key.Reveal(); k != "" {
 		h.Set("x-goog-api-key", k)
 	}
-	for name, v := range p.opts.Headers {
-		h.Set(name, v.Reveal())
-	}
-	resp, err := p.client.Do(hreq)
-	if err != nil {
-		return nil, p.transportError(ctx, err, CodeUpstreamUnreachable)
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	if err != nil && ctx.Err() != nil {
-		return nil, p.transportError(ctx, err, CodeUpstreamUnreachable)
-	}
-	// A body cut short by the network still classifies by its status.
-	return nil, p.statusError(resp, data)
 }
 
 var (

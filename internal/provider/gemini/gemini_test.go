@@ -1,16 +1,10 @@
 package gemini
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,9 +14,8 @@ import (
 	"github.com/sextant-router/sextant/internal/conf"
 	"github.com/sextant-router/sextant/internal/llm"
 	"github.com/sextant-router/sextant/internal/provider"
+	"github.com/sextant-router/sextant/internal/provider/providertest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata")
 
 const testKey = "AIzaSyTest-0123456789abcdefghijklmnopq"
 
@@ -32,87 +25,13 @@ var fixedNow = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// fake is a Gemini API server. It records each request and answers with a
-// fixed status, headers and body; an SSE body is written one event at a
-// time with a flush after each, as the API streams.
-type fake struct {
-	*httptest.Server
-
-	status  int
-	headers map[string]string
-	body    []byte
-	sse     bool
-
-	mu   sync.Mutex
-	reqs []recorded
-}
-
-type recorded struct {
-	method, path, query string
-	header              http.Header
-	body                []byte
-}
-
-func newFake(t *testing.T, status int, headers map[string]string, body []byte) *fake {
+// newFake is a Gemini API server (see providertest.Fake): it sends JSON
+// as application/json; charset=UTF-8.
+func newFake(t *testing.T, status int, headers map[string]string, body []byte) *providertest.Fake {
 	t.Helper()
-	f := &fake{status: status, headers: headers, body: body}
-	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.Close)
+	f := providertest.NewFake(t, status, headers, body)
+	f.JSONType = "application/json; charset=UTF-8"
 	return f
-}
-
-func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	f.mu.Lock()
-	f.reqs = append(f.reqs, recorded{method: r.Method, path: r.URL.Path, query: r.URL.RawQuery, header: r.Header.Clone(), body: body})
-	f.mu.Unlock()
-	for k, v := range f.headers {
-		w.Header().Set(k, v)
-	}
-	if f.sse {
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.WriteHeader(f.status)
-		for _, ev := range splitEvents(f.body) {
-			w.Write(ev)
-			w.(http.Flusher).Flush()
-		}
-		return
-	}
-	if w.Header().Get("Content-Type") == "" && json.Valid(f.body) {
-		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	}
-	w.WriteHeader(f.status)
-	w.Write(f.body)
-}
-
-// last returns the last request the fake received.
-func (f *fake) last(t *testing.T) recorded {
-	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.reqs) == 0 {
-		t.Fatal("the fake received no request")
-	}
-	return f.reqs[len(f.reqs)-1]
-}
-
-// splitEvents cuts an SSE body after each blank line (LF or CRLF),
-// keeping terminators.
-func splitEvents(b []byte) [][]byte {
-	var out [][]byte
-	for len(b) > 0 {
-		i, n := bytes.Index(b, []byte("\n\n")), 2
-		if j := bytes.Index(b, []byte("\r\n\r\n")); j >= 0 && (i < 0 || j < i) {
-			i, n = j, 4
-		}
-		if i < 0 {
-			out = append(out, b)
-			break
-		}
-		out = append(out, b[:i+n])
-		b = b[i+n:]
-	}
-	return out
 }
 
 // newProvider builds a provider of upstream "gemini-test" against base
@@ -139,57 +58,24 @@ func newProvider(t *testing.T, base string, client *http.Client, key conf.Secret
 // checkRequest verifies what a fake received: POST to path with the
 // documented headers, the key only in x-goog-api-key and never in the URL,
 // and the body against a golden file.
-func checkRequest(t *testing.T, got recorded, path, query, golden, key string) {
+func checkRequest(t *testing.T, got providertest.Recorded, path, query, golden, key string) {
 	t.Helper()
-	if got.method != http.MethodPost || got.path != path || got.query != query {
-		t.Errorf("request %s %s?%s, want POST %s?%s", got.method, got.path, got.query, path, query)
+	if got.Method != http.MethodPost || got.Path != path || got.Query != query {
+		t.Errorf("request %s %s?%s, want POST %s?%s", got.Method, got.Path, got.Query, path, query)
 	}
-	if ct := got.header.Get("Content-Type"); ct != "application/json" {
+	if ct := got.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q", ct)
 	}
-	if k := got.header.Get("x-goog-api-key"); k != key {
+	if k := got.Header.Get("x-goog-api-key"); k != key {
 		t.Errorf("x-goog-api-key = %q, want %q", k, key)
 	}
-	if a := got.header.Get("Authorization"); a != "" {
+	if a := got.Header.Get("Authorization"); a != "" {
 		t.Errorf("Authorization = %q, want none", a)
 	}
-	if key != "" && (strings.Contains(got.path, key) || strings.Contains(got.query, key)) {
-		t.Errorf("the API key is in the URL: %s?%s", got.path, got.query)
+	if key != "" && (strings.Contains(got.Path, key) || strings.Contains(got.Query, key)) {
+		t.Errorf("the API key is in the URL: %s?%s", got.Path, got.Query)
 	}
-	checkGolden(t, golden, got.body)
-}
-
-// checkGolden compares data, as indented JSON, with the golden file at path,
-// or rewrites the file under -update.
-func checkGolden(t *testing.T, path string, data []byte) {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, data, "", "  "); err != nil {
-		t.Fatalf("%s: not JSON: %v\n%s", path, err, data)
-	}
-	buf.WriteByte('\n')
-	if *update {
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(buf.Bytes(), want) {
-		t.Errorf("%s differs (run go test -update to accept):\n got: %s\nwant: %s", path, buf.Bytes(), want)
-	}
-}
-
-func readFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	providertest.CheckGolden(t, golden, got.Body)
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -229,7 +115,7 @@ func TestOptions(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			src := readFile(t, file)
+			src := providertest.ReadFile(t, file)
 			var v any
 			if err := yaml.Unmarshal(src, &v); err != nil {
 				t.Fatal(err)
@@ -325,7 +211,7 @@ func TestModelName(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.upstream+tt.requested, func(t *testing.T) {
-			f := newFake(t, 200, nil, readFile(t, "testdata/chat/text.resp.json"))
+			f := newFake(t, 200, nil, providertest.ReadFile(t, "testdata/chat/text.resp.json"))
 			p, err := New(provider.Config{Upstream: tt.upstream, BaseURL: f.URL + "/v1beta", HTTPClient: f.Client()})
 			if err != nil {
 				t.Fatal(err)
@@ -335,12 +221,12 @@ func TestModelName(t *testing.T) {
 			if _, err := p.Chat(t.Context(), req); err != nil {
 				t.Fatal(err)
 			}
-			got := f.last(t)
-			if got.path != tt.path {
-				t.Errorf("path = %q, want %q", got.path, tt.path)
+			got := f.Last(t)
+			if got.Path != tt.path {
+				t.Errorf("path = %q, want %q", got.Path, tt.path)
 			}
-			if got.query != "" {
-				t.Errorf("query = %q, want none", got.query)
+			if got.Query != "" {
+				t.Errorf("query = %q, want none", got.Query)
 			}
 		})
 	}
@@ -363,18 +249,18 @@ func TestHeaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, 200, nil, readFile(t, "testdata/chat/text.resp.json"))
+			f := newFake(t, 200, nil, providertest.ReadFile(t, "testdata/chat/text.resp.json"))
 			p := newProvider(t, f.URL+"/v1beta", f.Client(), tt.key, tt.options)
 			if _, err := p.Chat(t.Context(), simpleRequest()); err != nil {
 				t.Fatal(err)
 			}
-			got := f.last(t)
+			got := f.Last(t)
 			for k, v := range tt.want {
-				if got.header.Get(k) != v {
-					t.Errorf("%s = %q, want %q", k, got.header.Get(k), v)
+				if got.Header.Get(k) != v {
+					t.Errorf("%s = %q, want %q", k, got.Header.Get(k), v)
 				}
 			}
-			if strings.Contains(got.path+got.query, testKey) {
+			if strings.Contains(got.Path+got.Query, testKey) {
 				t.Error("the API key is in the URL")
 			}
 		})

@@ -2,6 +2,7 @@ package gemini
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"strings"
 
@@ -67,7 +68,7 @@ func (p *Provider) response(r *generateResponse) *llm.Response {
 	out := &llm.Response{
 		ID:      r.ResponseID,
 		Created: p.now().Unix(),
-		Model:   orDefault(r.ModelVersion, p.upstream),
+		Model:   cmp.Or(r.ModelVersion, p.upstream),
 		Choices: make([]llm.Choice, 0, max(len(r.Candidates), 1)),
 	}
 	for _, c := range r.Candidates {

@@ -1,16 +1,14 @@
 package gemini
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/provider/upstream"
 	"github.com/sextant-router/sextant/internal/sse"
 )
 
@@ -23,9 +21,7 @@ import (
 // from any goroutine, at any time, any number of times.
 type stream struct {
 	p      *Provider
-	ctx    context.Context
-	cancel context.CancelFunc
-	body   io.ReadCloser
+	body   *upstream.Body
 	events *sse.Reader
 	err    error // sticky: io.EOF after a complete stream, or the error that ended it
 
@@ -37,9 +33,6 @@ type stream struct {
 	id      string
 	model   string
 	created int64
-
-	closed    atomic.Bool
-	closeOnce sync.Once
 }
 
 // choiceState is what the stream remembers of one candidate.
@@ -49,9 +42,9 @@ type choiceState struct {
 	finished bool
 }
 
-func newStream(p *Provider, ctx context.Context, cancel context.CancelFunc, body io.ReadCloser) *stream {
+func newStream(p *Provider, body *upstream.Body) *stream {
 	return &stream{
-		p: p, ctx: ctx, cancel: cancel, body: body, events: sse.NewReader(body),
+		p: p, body: body, events: sse.NewReader(body),
 		choices: map[int]*choiceState{}, model: p.upstream, created: p.now().Unix(),
 	}
 }
@@ -66,8 +59,8 @@ func (s *stream) Recv() (*llm.Chunk, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
-	if s.closed.Load() {
-		s.err = s.p.transportError(s.ctx, errors.New("stream closed"), CodeStreamTruncated)
+	if s.body.Closed() {
+		s.err = s.p.transportError(s.body.Context(), errors.New("stream closed"), CodeStreamTruncated)
 		return nil, s.err
 	}
 	for len(s.pending) == 0 {
@@ -97,7 +90,7 @@ func (s *stream) read() error {
 	if err != nil {
 		if err == io.EOF {
 			if !s.complete() {
-				return s.p.transportError(s.ctx,
+				return s.p.transportError(s.body.Context(),
 					errors.New("stream ended before every candidate had a finishReason"), CodeStreamTruncated)
 			}
 			s.ended = true
@@ -106,7 +99,7 @@ func (s *stream) read() error {
 			}
 			return nil
 		}
-		return s.p.transportError(s.ctx, fmt.Errorf("reading stream: %w", err), CodeStreamTruncated)
+		return s.p.transportError(s.body.Context(), fmt.Errorf("reading stream: %w", err), CodeStreamTruncated)
 	}
 	data := strings.TrimSpace(ev.Data)
 	if data == "" {
@@ -204,13 +197,6 @@ func (s *stream) chunk(choices []llm.ChunkChoice, usage *llm.Usage) *llm.Chunk {
 
 // Close cancels the upstream request and releases the connection. It always
 // returns nil.
-func (s *stream) Close() error {
-	s.closeOnce.Do(func() {
-		s.closed.Store(true)
-		s.cancel()
-		s.body.Close()
-	})
-	return nil
-}
+func (s *stream) Close() error { return s.body.Close() }
 
 var _ llm.Stream = (*stream)(nil)

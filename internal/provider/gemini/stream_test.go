@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,46 +12,9 @@ import (
 	"time"
 
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/provider/providertest"
+	"github.com/sextant-router/sextant/internal/provider/upstream"
 )
-
-// errSummary is how an *llm.Error appears in golden files.
-type errSummary struct {
-	Class      string        `json:"class"`
-	Status     int           `json:"status"`
-	Type       string        `json:"type"`
-	Code       string        `json:"code"`
-	Param      string        `json:"param,omitempty"`
-	Message    string        `json:"message"`
-	RetryAfter time.Duration `json:"retry_after,omitempty"`
-	Model      string        `json:"model"`
-}
-
-func summarize(err error) errSummary {
-	e := llm.AsError(err)
-	return errSummary{Class: e.Class.String(), Status: e.Status, Type: e.Type, Code: e.Code, Param: e.Param,
-		Message: e.Message, RetryAfter: e.RetryAfter, Model: e.Model}
-}
-
-// drain reads s to its end: the chunks, then "EOF" or the error.
-func drain(t *testing.T, s llm.Stream) (chunks []*llm.Chunk, end any) {
-	t.Helper()
-	for range 1000 {
-		ch, err := s.Recv()
-		if errors.Is(err, io.EOF) {
-			return chunks, "EOF"
-		}
-		if err != nil {
-			var le *llm.Error
-			if !errors.As(err, &le) {
-				t.Errorf("Recv error %T is not an *llm.Error: %v", err, err)
-			}
-			return chunks, summarize(err)
-		}
-		chunks = append(chunks, ch)
-	}
-	t.Fatal("stream did not end")
-	return nil, nil
-}
 
 var streamCases = []struct {
 	name    string // also the fixture testdata/stream/<name>.sse
@@ -84,25 +46,25 @@ func TestChatStream(t *testing.T) {
 	for _, tt := range streamCases {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := "testdata/stream/" + tt.name
-			f := newFake(t, 200, nil, readFile(t, dir+".sse"))
-			f.sse = true
+			f := newFake(t, 200, nil, providertest.ReadFile(t, dir+".sse"))
+			f.SSE = true
 			p := newProvider(t, f.URL+"/v1beta", f.Client(), testKey, tt.options)
 			s, err := p.ChatStream(t.Context(), tt.req)
 			if err != nil {
 				t.Fatalf("ChatStream: %v", err)
 			}
 			defer s.Close()
-			chunks, end := drain(t, s)
-			got := f.last(t)
+			chunks, end := providertest.Drain(t, s)
+			got := f.Last(t)
 			checkRequest(t, got, "/v1beta/models/gemini-test:streamGenerateContent", "alt=sse", dir+".req.json", testKey)
-			if accept := got.header.Get("Accept"); accept != "text/event-stream" {
+			if accept := got.Header.Get("Accept"); accept != "text/event-stream" {
 				t.Errorf("Accept = %q", accept)
 			}
 			out, _ := json.Marshal(map[string]any{"chunks": chunks, "end": end})
-			checkGolden(t, dir+".want.json", out)
+			providertest.CheckGolden(t, dir+".want.json", out)
 
 			// The end is sticky.
-			if more, again := drain(t, s); len(more) != 0 || again != end {
+			if more, again := providertest.Drain(t, s); len(more) != 0 || again != end {
 				t.Errorf("after the end: %d chunks, then %v", len(more), again)
 			}
 		})
@@ -122,14 +84,14 @@ func TestStreamTruncatedIsNotEOF(t *testing.T) {
 		`data: {"candidates":[{"finishReason":"STOP"}]}`, // no blank line after the last event
 	} {
 		f := newFake(t, 200, nil, []byte(body))
-		f.sse = true
+		f.SSE = true
 		p := newProvider(t, f.URL+"/v1beta", f.Client(), "", "")
 		s, err := p.ChatStream(t.Context(), simpleRequest())
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, end := drain(t, s)
-		sum, ok := end.(errSummary)
+		_, end := providertest.Drain(t, s)
+		sum, ok := end.(providertest.ErrSummary)
 		if !ok || sum.Class != "transient" || sum.Code != CodeStreamTruncated || sum.Status != http.StatusBadGateway {
 			t.Errorf("body %q ended with %+v, want a transient stream_truncated error", body, end)
 		}
@@ -152,11 +114,11 @@ func TestStreamConnectionDrop(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	chunks, end := drain(t, s)
+	chunks, end := providertest.Drain(t, s)
 	if len(chunks) != 1 {
 		t.Errorf("got %d chunks, want 1", len(chunks))
 	}
-	if sum, ok := end.(errSummary); !ok || sum.Class != "transient" || sum.Code != CodeStreamTruncated {
+	if sum, ok := end.(providertest.ErrSummary); !ok || sum.Class != "transient" || sum.Code != CodeStreamTruncated {
 		t.Errorf("ended with %+v, want a transient stream_truncated error", end)
 	}
 }
@@ -164,14 +126,14 @@ func TestStreamConnectionDrop(t *testing.T) {
 // An event that is not a GenerateContentResponse is a malformed answer.
 func TestStreamMalformedEvent(t *testing.T) {
 	f := newFake(t, 200, nil, []byte("data: {\"candidates\": \"nope\"}\n\n"))
-	f.sse = true
+	f.SSE = true
 	p := newProvider(t, f.URL+"/v1beta", f.Client(), "", "")
 	s, err := p.ChatStream(t.Context(), simpleRequest())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, end := drain(t, s); end.(errSummary).Code != CodeBadResponse {
+	if _, end := providertest.Drain(t, s); end.(providertest.ErrSummary).Code != CodeBadResponse {
 		t.Errorf("end = %+v, want bad_upstream_response", end)
 	}
 }
@@ -179,30 +141,7 @@ func TestStreamMalformedEvent(t *testing.T) {
 // hanging is a fake that sends one event, then waits until the client's
 // request context is done and reports it on done.
 func hanging(t *testing.T) (*httptest.Server, <-chan struct{}) {
-	done := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The server watches for the client going away only once the
-		// request body is read.
-		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.Write([]byte(`data: {"candidates":[{"content":{"parts":[{"text":"a"}]}}]}` + "\r\n\r\n"))
-		w.(http.Flusher).Flush()
-		<-r.Context().Done()
-		close(done)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, done
-}
-
-// waitDone fails the test if the fake never sees its request end; the
-// timeout only bounds a broken test, nothing is timed.
-func waitDone(t *testing.T, done <-chan struct{}) {
-	t.Helper()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the upstream request was not canceled")
-	}
+	return providertest.Hanging(t, `data: {"candidates":[{"content":{"parts":[{"text":"a"}]}}]}`+"\r\n\r\n")
 }
 
 func TestStreamCloseCancelsUpstream(t *testing.T) {
@@ -218,7 +157,7 @@ func TestStreamCloseCancelsUpstream(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Errorf("Close = %v", err)
 	}
-	waitDone(t, done)
+	providertest.WaitDone(t, done)
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close = %v", err)
 	}
@@ -242,7 +181,7 @@ func TestStreamCloseUnblocksRecv(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { _, err := s.Recv(); errc <- err }()
 	s.Close()
-	waitDone(t, done)
+	providertest.WaitDone(t, done)
 	if e := llm.AsError(<-errc); e.Class != llm.ClassCanceled {
 		t.Errorf("blocked Recv returned %+v, want canceled", e)
 	}
@@ -265,7 +204,7 @@ func TestStreamParentCancel(t *testing.T) {
 	if e := llm.AsError(err); e.Class != llm.ClassCanceled || e.Status != 499 || e.Code != CodeClientClosed || e.Model != "test-model" {
 		t.Errorf("Recv after cancel = %+v, want canceled", e)
 	}
-	waitDone(t, done)
+	providertest.WaitDone(t, done)
 }
 
 // deadlineCtx is a context whose deadline the test expires by hand, so
@@ -309,24 +248,24 @@ func TestStreamDeadline(t *testing.T) {
 	if e := llm.AsError(err); e.Class != llm.ClassTransient || e.Status != 504 || e.Type != llm.TypeTimeout || e.Code != CodeUpstreamTimeout {
 		t.Errorf("Recv after the deadline = %+v, want a 504 timeout", e)
 	}
-	waitDone(t, done)
+	providertest.WaitDone(t, done)
 }
 
 // At the end of a complete stream the connection is released without
 // waiting for Close, and Close afterwards is harmless.
 func TestStreamEndReleases(t *testing.T) {
 	f := newFake(t, 200, nil, []byte(`data: {"candidates":[{"content":{"parts":[{"text":"a"}]},"finishReason":"STOP"}]}`+"\n\n"))
-	f.sse = true
+	f.SSE = true
 	p := newProvider(t, f.URL+"/v1beta", f.Client(), "", "")
 	st, err := p.ChatStream(t.Context(), simpleRequest())
 	if err != nil {
 		t.Fatal(err)
 	}
-	chunks, end := drain(t, st)
+	chunks, end := providertest.Drain(t, st)
 	if end != "EOF" || len(chunks) != 2 {
 		t.Fatalf("end = %v after %d chunks", end, len(chunks))
 	}
-	if !st.(*stream).closed.Load() {
+	if !st.(*stream).body.Closed() {
 		t.Error("stream not released at its end")
 	}
 	for range 2 {
@@ -374,7 +313,7 @@ func BenchmarkStreamDecode(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		ctx, cancel := context.WithCancel(context.Background())
-		s := newStream(p, ctx, cancel, io.NopCloser(bytes.NewReader(body)))
+		s := newStream(p, upstream.NewBody(ctx, cancel, io.NopCloser(bytes.NewReader(body))))
 		for {
 			if _, err := s.Recv(); err != nil {
 				break

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/provider/providertest"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -139,16 +140,16 @@ func TestChat(t *testing.T) {
 	for _, tt := range chatCases {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := "testdata/chat/" + tt.name
-			f := newFake(t, 200, nil, readFile(t, dir+".resp.json"))
+			f := providertest.NewFake(t, 200, nil, providertest.ReadFile(t, dir+".resp.json"))
 			p := newProvider(t, f.URL+"/v1", f.Client(), testKey, tt.options)
 			orig := tt.req.Clone()
 			resp, err := p.Chat(t.Context(), tt.req)
 			if err != nil {
 				t.Fatalf("Chat: %v", err)
 			}
-			checkRequest(t, f.last(t), dir+".req.json", testKey)
+			checkRequest(t, f.Last(t), dir+".req.json", testKey)
 			out, _ := json.Marshal(resp)
-			checkGolden(t, dir+".want.json", out)
+			providertest.CheckGolden(t, dir+".want.json", out)
 			if a, b := mustJSON(t, orig), mustJSON(t, tt.req); a != b {
 				t.Errorf("Chat changed its request:\n%s\n%s", a, b)
 			}
@@ -170,7 +171,7 @@ func mustJSON(t *testing.T, v any) string {
 func TestChatNullFields(t *testing.T) {
 	body := `{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,` +
 		`"message":{"role":"assistant","content":null,"refusal":null,"tool_calls":null},"logprobs":null,"finish_reason":null}],"usage":null}`
-	f := newFake(t, 200, nil, []byte(body))
+	f := providertest.NewFake(t, 200, nil, []byte(body))
 	p := newProvider(t, f.URL+"/v1", f.Client(), "", "")
 	resp, err := p.Chat(t.Context(), simpleRequest())
 	if err != nil {

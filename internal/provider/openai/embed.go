@@ -2,18 +2,19 @@ package openai
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strings"
 
 	"github.com/sextant-router/sextant/internal/llm"
 	"github.com/sextant-router/sextant/internal/provider"
+	"github.com/sextant-router/sextant/internal/provider/upstream"
 )
 
 // maxEmbedResponse bounds the body of an embeddings response, in bytes. It
@@ -119,12 +120,9 @@ func (p *Provider) Embed(ctx context.Context, req *llm.EmbedRequest) (*llm.Embed
 		return nil, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxEmbedResponse+1))
+	data, err := upstream.ReadBody(ctx, p.model, resp.Body, maxEmbedResponse)
 	if err != nil {
-		return nil, p.transportError(ctx, err, CodeUpstreamUnreachable)
-	}
-	if len(data) > maxEmbedResponse {
-		return nil, p.badResponse(fmt.Errorf("response body exceeds %d bytes", maxEmbedResponse))
+		return nil, err
 	}
 	return p.decodeEmbeddings(data, len(req.Input), w.Dimensions)
 }
@@ -177,7 +175,7 @@ func (p *Provider) decodeEmbeddings(data []byte, n, dims int) (*llm.EmbedRespons
 		e.Code, e.Model, e.Class = "unsupported_parameter", p.model, llm.ClassUnsupported
 		return nil, e
 	}
-	out := &llm.EmbedResponse{Model: orDefault(wr.Model, p.upstream), Vectors: vecs}
+	out := &llm.EmbedResponse{Model: cmp.Or(wr.Model, p.upstream), Vectors: vecs}
 	if u := wr.Usage; u != nil {
 		out.Usage = llm.Usage{PromptTokens: u.PromptTokens, TotalTokens: max(u.TotalTokens, u.PromptTokens)}
 	}

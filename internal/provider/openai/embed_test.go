@@ -20,6 +20,7 @@ import (
 
 	"github.com/sextant-router/sextant/internal/llm"
 	"github.com/sextant-router/sextant/internal/provider"
+	"github.com/sextant-router/sextant/internal/provider/providertest"
 )
 
 // embedCases are the embeddings translation cases: the normalized request
@@ -66,16 +67,16 @@ func TestEmbed(t *testing.T) {
 	for _, tt := range embedCases {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := "testdata/embed/" + tt.name
-			f := newFake(t, 200, nil, readFile(t, dir+".resp.json"))
+			f := providertest.NewFake(t, 200, nil, providertest.ReadFile(t, dir+".resp.json"))
 			p := newProvider(t, f.URL+"/v1", f.Client(), testKey, tt.options)
 			orig := mustJSON(t, tt.req)
 			resp, err := p.Embed(t.Context(), tt.req)
 			if err != nil {
 				t.Fatalf("Embed: %v", err)
 			}
-			checkEmbedRequest(t, f.last(t), dir+".req.json", testKey)
+			checkEmbedRequest(t, f.Last(t), dir+".req.json", testKey)
 			out, _ := json.Marshal(resp)
-			checkGolden(t, dir+".want.json", out)
+			providertest.CheckGolden(t, dir+".want.json", out)
 			if len(resp.Vectors) != len(tt.req.Input) {
 				t.Errorf("%d vectors for %d inputs", len(resp.Vectors), len(tt.req.Input))
 			}
@@ -87,27 +88,27 @@ func TestEmbed(t *testing.T) {
 }
 
 // checkEmbedRequest verifies what a fake received for an embeddings call.
-func checkEmbedRequest(t *testing.T, got recorded, golden, key string) {
+func checkEmbedRequest(t *testing.T, got providertest.Recorded, golden, key string) {
 	t.Helper()
-	if got.method != http.MethodPost || got.path != "/v1/embeddings" {
-		t.Errorf("request %s %s, want POST /v1/embeddings", got.method, got.path)
+	if got.Method != http.MethodPost || got.Path != "/v1/embeddings" {
+		t.Errorf("request %s %s, want POST /v1/embeddings", got.Method, got.Path)
 	}
-	if ct := got.header.Get("Content-Type"); ct != "application/json" {
+	if ct := got.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q", ct)
 	}
-	if a := got.header.Get("Accept"); a != "application/json" {
+	if a := got.Header.Get("Accept"); a != "application/json" {
 		t.Errorf("Accept = %q", a)
 	}
-	if a := got.header.Get("Authorization"); a != "Bearer "+key {
+	if a := got.Header.Get("Authorization"); a != "Bearer "+key {
 		t.Errorf("Authorization = %q", a)
 	}
-	checkGolden(t, golden, got.body)
+	providertest.CheckGolden(t, golden, got.Body)
 }
 
 // The upstream name wins over the request's model; without one the
 // request's model is sent.
 func TestEmbedModelName(t *testing.T) {
-	f := newFake(t, 200, nil, readFile(t, "testdata/embed/dimensions.resp.json"))
+	f := providertest.NewFake(t, 200, nil, providertest.ReadFile(t, "testdata/embed/dimensions.resp.json"))
 	p, err := New(provider.Config{Model: "m", BaseURL: f.URL + "/v1", HTTPClient: f.Client()})
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +117,7 @@ func TestEmbedModelName(t *testing.T) {
 		t.Fatal(err)
 	}
 	var body struct{ Model string }
-	if err := json.Unmarshal(f.last(t).body, &body); err != nil || body.Model != "asked-for" {
+	if err := json.Unmarshal(f.Last(t).Body, &body); err != nil || body.Model != "asked-for" {
 		t.Errorf("model = %q (%v), want the request's", body.Model, err)
 	}
 }
@@ -192,15 +193,15 @@ func TestEmbedMalformedResponse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, 200, map[string]string{"Content-Type": "application/json"}, []byte(tt.body))
+			f := providertest.NewFake(t, 200, map[string]string{"Content-Type": "application/json"}, []byte(tt.body))
 			p := newProvider(t, f.URL+"/v1", f.Client(), "", "")
 			resp, err := p.Embed(t.Context(), &llm.EmbedRequest{Input: []string{"a", "b"}})
 			if resp != nil {
 				t.Fatalf("Embed returned %+v for a malformed body", resp)
 			}
-			want := errSummary{Class: "transient", Status: 502, Type: llm.TypeUpstream, Code: CodeBadResponse,
+			want := providertest.ErrSummary{Class: "transient", Status: 502, Type: llm.TypeUpstream, Code: CodeBadResponse,
 				Message: "the model's provider sent a malformed response", Model: "test-model"}
-			if got := summarize(err); got != want {
+			if got := providertest.Summarize(err); got != want {
 				t.Errorf("error:\n got %+v\nwant %+v\n(%v)", got, want, err)
 			}
 		})
@@ -210,12 +211,12 @@ func TestEmbedMalformedResponse(t *testing.T) {
 // A server that ignores dimensions answers vectors of its default length;
 // they are refused as unsupported so that the executor fails over at once.
 func TestEmbedDimensionsIgnored(t *testing.T) {
-	f := newFake(t, 200, nil, readFile(t, "testdata/embed/dimensions.resp.json")) // 4 floats
+	f := providertest.NewFake(t, 200, nil, providertest.ReadFile(t, "testdata/embed/dimensions.resp.json")) // 4 floats
 	p := newProvider(t, f.URL+"/v1", f.Client(), "", "")
 	_, err := p.Embed(t.Context(), &llm.EmbedRequest{Input: []string{"x"}, Dimensions: 256})
-	want := errSummary{Class: "unsupported", Status: 400, Type: llm.TypeInvalidRequest, Code: "unsupported_parameter", Param: "dimensions",
+	want := providertest.ErrSummary{Class: "unsupported", Status: 400, Type: llm.TypeInvalidRequest, Code: "unsupported_parameter", Param: "dimensions",
 		Message: "the model does not support dimensions=256; it returned 4-dimensional vectors", Model: "test-model"}
-	if got := summarize(err); got != want {
+	if got := providertest.Summarize(err); got != want {
 		t.Errorf("error:\n got %+v\nwant %+v", got, want)
 	}
 }
@@ -229,20 +230,20 @@ func TestEmbedErrorsMatchChat(t *testing.T) {
 		status  int
 		headers map[string]string
 		body    string
-		want    errSummary // checked for Embed; Chat must agree
+		want    providertest.ErrSummary // checked for Embed; Chat must agree
 	}{
 		{
 			name:   "401 invalid key echoes the key",
 			status: 401,
 			body:   `{"error":{"message":"Incorrect API key provided: ` + testKey + `.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`,
-			want:   errSummary{Class: "auth", Status: 401, Type: llm.TypeAuthentication, Code: "invalid_api_key", Message: "Incorrect API key provided: <secret>."},
+			want:   providertest.ErrSummary{Class: "auth", Status: 401, Type: llm.TypeAuthentication, Code: "invalid_api_key", Message: "Incorrect API key provided: <secret>."},
 		},
 		{
 			name:    "429 rate limit with retry-after-ms",
 			status:  429,
 			headers: map[string]string{"Retry-After": "2", "retry-after-ms": "1500"},
 			body:    `{"error":{"message":"Rate limit reached for text-embedding-3-small","type":"requests","code":"rate_limit_exceeded"}}`,
-			want: errSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: "rate_limit_exceeded", RetryAfter: 1500 * time.Millisecond,
+			want: providertest.ErrSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: "rate_limit_exceeded", RetryAfter: 1500 * time.Millisecond,
 				Message: "Rate limit reached for text-embedding-3-small"},
 		},
 		{
@@ -250,58 +251,58 @@ func TestEmbedErrorsMatchChat(t *testing.T) {
 			status:  429,
 			headers: map[string]string{"Retry-After": now.Add(90 * time.Second).Format(http.TimeFormat)},
 			body:    `{"error":{"message":"slow down"}}`,
-			want:    errSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: CodeUpstreamError, RetryAfter: 90 * time.Second, Message: "slow down"},
+			want:    providertest.ErrSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: CodeUpstreamError, RetryAfter: 90 * time.Second, Message: "slow down"},
 		},
 		{
 			name:   "429 insufficient_quota",
 			status: 429,
 			body:   `{"error":{"message":"You exceeded your current quota.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}`,
-			want:   errSummary{Class: "quota", Status: 429, Type: llm.TypeRateLimit, Code: "insufficient_quota", Message: "You exceeded your current quota."},
+			want:   providertest.ErrSummary{Class: "quota", Status: 429, Type: llm.TypeRateLimit, Code: "insufficient_quota", Message: "You exceeded your current quota."},
 		},
 		{
 			name:   "400 input too long",
 			status: 400,
 			body: `{"error":{"message":"This model's maximum context length is 8192 tokens, however you requested 9000 tokens.",` +
 				`"type":"invalid_request_error","param":null,"code":"context_length_exceeded"}}`,
-			want: errSummary{Class: "caller", Status: 400, Type: llm.TypeInvalidRequest, Code: "context_length_exceeded",
+			want: providertest.ErrSummary{Class: "caller", Status: 400, Type: llm.TypeInvalidRequest, Code: "context_length_exceeded",
 				Message: "This model's maximum context length is 8192 tokens, however you requested 9000 tokens."},
 		},
 		{
 			name:   "400 dimensions not supported",
 			status: 400,
 			body:   `{"error":{"message":"This model does not support specifying dimensions.","type":"invalid_request_error","param":null,"code":null}}`,
-			want:   errSummary{Class: "caller", Status: 400, Type: llm.TypeInvalidRequest, Code: CodeUpstreamError, Message: "This model does not support specifying dimensions."},
+			want:   providertest.ErrSummary{Class: "caller", Status: 400, Type: llm.TypeInvalidRequest, Code: CodeUpstreamError, Message: "This model does not support specifying dimensions."},
 		},
 		{
 			name:   "404 vLLM model not served",
 			status: 404,
 			body:   `{"object":"error","message":"The model does not exist.","type":"NotFoundError","param":null,"code":404}`,
-			want:   errSummary{Class: "unsupported", Status: 404, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "The model does not exist."},
+			want:   providertest.ErrSummary{Class: "unsupported", Status: 404, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "The model does not exist."},
 		},
 		{
 			name:   "500 server_error",
 			status: 500,
 			body:   `{"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}`,
-			want:   errSummary{Class: "transient", Status: 500, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "The server had an error while processing your request."},
+			want:   providertest.ErrSummary{Class: "transient", Status: 500, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "The server had an error while processing your request."},
 		},
 		{
 			name:    "503 HTML page from a proxy",
 			status:  503,
 			headers: map[string]string{"Content-Type": "text/html", "Retry-After": "30"},
 			body:    "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>",
-			want: errSummary{Class: "transient", Status: 503, Type: llm.TypeUpstream, Code: CodeUpstreamError, RetryAfter: 30 * time.Second,
+			want: providertest.ErrSummary{Class: "transient", Status: 503, Type: llm.TypeUpstream, Code: CodeUpstreamError, RetryAfter: 30 * time.Second,
 				Message: "upstream returned 503 Service Unavailable"},
 		},
 		{
 			name:   "200 with an error body",
 			status: 200,
 			body:   `{"error":{"message":"No endpoints found","code":404}}`,
-			want:   errSummary{Class: "unsupported", Status: 404, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "No endpoints found"},
+			want:   providertest.ErrSummary{Class: "unsupported", Status: 404, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "No endpoints found"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, tt.status, tt.headers, []byte(tt.body))
+			f := providertest.NewFake(t, tt.status, tt.headers, []byte(tt.body))
 			p := newProvider(t, f.URL+"/v1", f.Client(), testKey, "")
 			p.now = func() time.Time { return now }
 			resp, err := p.Embed(t.Context(), &llm.EmbedRequest{Input: []string{"hello"}})
@@ -313,7 +314,7 @@ func TestEmbedErrorsMatchChat(t *testing.T) {
 				t.Fatalf("err %T is not an *llm.Error: %v", err, err)
 			}
 			tt.want.Model = "test-model"
-			if got := summarize(err); got != tt.want {
+			if got := providertest.Summarize(err); got != tt.want {
 				t.Errorf("error:\n got %+v\nwant %+v", got, tt.want)
 			}
 			var ue *UpstreamError
@@ -324,7 +325,7 @@ func TestEmbedErrorsMatchChat(t *testing.T) {
 				t.Errorf("error text holds the API key: %v", err)
 			}
 			_, chatErr := p.Chat(t.Context(), simpleRequest())
-			if c, e := summarize(chatErr), summarize(err); c != e {
+			if c, e := providertest.Summarize(chatErr), providertest.Summarize(err); c != e {
 				t.Errorf("Chat and Embed disagree:\n chat %+v\nembed %+v", c, e)
 			}
 		})
@@ -359,18 +360,18 @@ func TestEmbedTransportErrors(t *testing.T) {
 	}))
 	t.Cleanup(blocking.Close)
 
-	canceled := errSummary{Class: "canceled", Status: 499, Type: llm.TypeInvalidRequest, Code: CodeClientClosed, Message: "the client closed the request"}
+	canceled := providertest.ErrSummary{Class: "canceled", Status: 499, Type: llm.TypeInvalidRequest, Code: CodeClientClosed, Message: "the client closed the request"}
 	tests := []struct {
 		name   string
 		base   string
 		ctx    func() (context.Context, context.CancelFunc)
 		during func(cancel context.CancelFunc)
-		want   errSummary
+		want   providertest.ErrSummary
 	}{
 		{
 			name: "connection refused",
 			base: closedAddr,
-			want: errSummary{Class: "transient", Status: 502, Type: llm.TypeUpstream, Code: CodeUpstreamUnreachable, Message: "could not reach the model's provider"},
+			want: providertest.ErrSummary{Class: "transient", Status: 502, Type: llm.TypeUpstream, Code: CodeUpstreamUnreachable, Message: "could not reach the model's provider"},
 		},
 		{
 			name: "canceled before the call",
@@ -388,7 +389,7 @@ func TestEmbedTransportErrors(t *testing.T) {
 			ctx: func() (context.Context, context.CancelFunc) {
 				return context.WithDeadline(t.Context(), time.Unix(0, 0))
 			},
-			want: errSummary{Class: "transient", Status: 504, Type: llm.TypeTimeout, Code: CodeUpstreamTimeout, Message: "the model did not answer in time"},
+			want: providertest.ErrSummary{Class: "transient", Status: 504, Type: llm.TypeTimeout, Code: CodeUpstreamTimeout, Message: "the model did not answer in time"},
 		},
 		{
 			name:   "canceled while waiting for headers",
@@ -416,7 +417,7 @@ func TestEmbedTransportErrors(t *testing.T) {
 			p := newProvider(t, tt.base, blocking.Client(), testKey, "")
 			_, err := p.Embed(ctx, &llm.EmbedRequest{Input: []string{"hello"}})
 			tt.want.Model = "test-model"
-			if got := summarize(err); got != tt.want {
+			if got := providertest.Summarize(err); got != tt.want {
 				t.Errorf("error:\n got %+v\nwant %+v", got, tt.want)
 			}
 		})

@@ -2,36 +2,28 @@ package openai
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/provider/upstream"
 )
 
 // Error codes the adapter sets itself, for failures that have no upstream
 // code.
 const (
-	CodeUpstreamError       = "upstream_error"        // an upstream error body without a code
-	CodeUpstreamUnreachable = "upstream_unreachable"  // connection refused, reset, DNS, TLS
-	CodeUpstreamTimeout     = "upstream_timeout"      // the attempt's deadline passed
-	CodeClientClosed        = "client_closed_request" // the caller's context was canceled
-	CodeStreamTruncated     = "stream_truncated"      // a stream ended before data: [DONE]
-	CodeBadResponse         = "bad_upstream_response" // a 2xx body that is not the documented shape
-)
-
-const (
-	maxErrorBody  = 64 << 10 // bytes of an error body read
-	maxMessageLen = 1024     // bytes of an upstream message kept
-	maxRetryAfter = 24 * time.Hour
+	CodeUpstreamError       = upstream.CodeUpstreamError       // an upstream error body without a code
+	CodeUpstreamUnreachable = upstream.CodeUpstreamUnreachable // connection refused, reset, DNS, TLS
+	CodeUpstreamTimeout     = upstream.CodeUpstreamTimeout     // the attempt's deadline passed
+	CodeClientClosed        = upstream.CodeClientClosed        // the caller's context was canceled
+	CodeStreamTruncated     = upstream.CodeStreamTruncated     // a stream ended before data: [DONE]
+	CodeBadResponse         = upstream.CodeBadResponse         // a 2xx body that is not the documented shape
 )
 
 // UpstreamError is what an upstream said about a failure. It is the Cause
@@ -93,31 +85,13 @@ func (e *errorBody) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
-	e.Message, e.Type, e.Param = scalar(raw.Message), scalar(raw.Type), scalar(raw.Param)
+	e.Message, e.Type, e.Param = upstream.Scalar(raw.Message), upstream.Scalar(raw.Type), upstream.Scalar(raw.Param)
 	if n, err := strconv.Atoi(string(bytes.TrimSpace(raw.Code))); err == nil {
 		e.StatusCode = n
 	} else {
-		e.Code = scalar(raw.Code)
+		e.Code = upstream.Scalar(raw.Code)
 	}
 	return nil
-}
-
-// scalar renders a JSON value as text: a string unquoted, null as "",
-// anything else compacted.
-func scalar(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var b bytes.Buffer
-	if json.Compact(&b, raw) == nil {
-		return b.String()
-	}
-	return string(raw)
 }
 
 // parseErrorBody reads a non-2xx body: {"error": {...}} as OpenAI sends it,
@@ -134,7 +108,7 @@ func parseErrorBody(body []byte) (eb errorBody, ok bool) {
 		case top.Error != nil:
 			return *top.Error, true
 		case len(top.Detail) > 0:
-			return errorBody{Message: scalar(top.Detail)}, true
+			return errorBody{Message: upstream.Scalar(top.Detail)}, true
 		}
 		if json.Unmarshal(body, &eb) == nil && (eb.Message != "" || eb.Code != "" || eb.Type != "") {
 			return eb, true
@@ -148,13 +122,7 @@ func (p *Provider) statusError(resp *http.Response, body []byte) *llm.Error {
 	eb, ok := parseErrorBody(body)
 	ue := &UpstreamError{Status: resp.StatusCode}
 	if !ok {
-		// Redact before clipping, so that a clipped key cannot survive.
-		text := clip(p.redact(strings.TrimSpace(string(body))), maxMessageLen)
-		ue.Body = text
-		eb.Message = text
-		if !utf8.ValidString(text) || strings.HasPrefix(text, "<") {
-			eb.Message = "" // an HTML page or binary noise is no message
-		}
+		ue.Body, eb.Message = upstream.BodyText(body, p.key)
 	}
 	e := p.upstreamError(resp.StatusCode, eb, ue)
 	e.RetryAfter = retryAfter(resp.Header, p.now())
@@ -165,7 +133,7 @@ func (p *Provider) statusError(resp *http.Response, body []byte) *llm.Error {
 // status, or for an in-stream error the status the body implies).
 func (p *Provider) upstreamError(status int, eb errorBody, ue *UpstreamError) *llm.Error {
 	ue.Type, ue.Code, ue.Param = eb.Type, eb.Code, eb.Param
-	ue.Message = clip(p.redact(eb.Message), maxMessageLen)
+	ue.Message = upstream.Sanitize(eb.Message, p.key)
 	class := llm.StatusClass(status)
 	switch {
 	case eb.Code == "insufficient_quota" || eb.Type == "insufficient_quota":
@@ -181,7 +149,7 @@ func (p *Provider) upstreamError(status int, eb errorBody, ue *UpstreamError) *l
 	return &llm.Error{
 		Status:  status,
 		Type:    typeOf(class, status),
-		Code:    orDefault(eb.Code, CodeUpstreamError),
+		Code:    cmp.Or(eb.Code, CodeUpstreamError),
 		Param:   eb.Param,
 		Message: msg,
 		Class:   class,
@@ -228,75 +196,20 @@ func typeOf(c llm.Class, status int) string {
 }
 
 // transportError classifies a failure to send a request or read its
-// response. The context decides first: a canceled caller is not the
-// upstream's fault.
+// response; see upstream.TransportError.
 func (p *Provider) transportError(ctx context.Context, err error, code string) *llm.Error {
-	var ne net.Error
-	switch {
-	case errors.Is(ctx.Err(), context.Canceled):
-		return &llm.Error{Status: 499, Type: llm.TypeInvalidRequest, Code: CodeClientClosed,
-			Message: "the client closed the request", Class: llm.ClassCanceled, Model: p.model, Cause: err}
-	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return &llm.Error{Status: http.StatusGatewayTimeout, Type: llm.TypeTimeout, Code: CodeUpstreamTimeout,
-			Message: "the model did not answer in time", Class: llm.ClassTransient, Model: p.model, Cause: err}
-	}
-	msg := "could not reach the model's provider"
-	if code == CodeStreamTruncated {
-		msg = "the model's stream ended before it was complete"
-	}
-	return &llm.Error{Status: http.StatusBadGateway, Type: llm.TypeUpstream, Code: code,
-		Message: msg, Class: llm.ClassTransient, Model: p.model, Cause: err}
+	return upstream.TransportError(ctx, p.model, err, code)
 }
 
 // badResponse is a 2xx answer that could not be understood.
-func (p *Provider) badResponse(err error) *llm.Error {
-	return &llm.Error{Status: http.StatusBadGateway, Type: llm.TypeUpstream, Code: CodeBadResponse,
-		Message: "the model's provider sent a malformed response", Class: llm.ClassTransient, Model: p.model, Cause: err}
-}
+func (p *Provider) badResponse(err error) *llm.Error { return upstream.BadResponse(p.model, err) }
 
-// retryAfter reads retry-after-ms (OpenAI, milliseconds) or Retry-After
-// (seconds or an HTTP date). It returns 0 when neither is usable and caps
-// the wait at maxRetryAfter.
+// retryAfter reads retry-after-ms (OpenAI, milliseconds) or, failing that,
+// Retry-After (seconds or an HTTP date). It returns 0 when neither is
+// usable and caps the wait at upstream.MaxRetryAfter.
 func retryAfter(h http.Header, now time.Time) time.Duration {
-	parse := func(v string, unit time.Duration) (time.Duration, bool) {
-		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil || math.IsNaN(f) || f < 0 {
-			return 0, false
-		}
-		if f*float64(unit) >= float64(maxRetryAfter) {
-			return maxRetryAfter, true
-		}
-		return time.Duration(f * float64(unit)), true
-	}
-	if d, ok := parse(h.Get("Retry-After-Ms"), time.Millisecond); ok {
+	if d, ok := upstream.RetryAfterMs(h); ok {
 		return d
 	}
-	v := h.Get("Retry-After")
-	if d, ok := parse(v, time.Second); ok {
-		return d
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return min(max(t.Sub(now), 0), maxRetryAfter)
-	}
-	return 0
-}
-
-// redact removes the API key from text that came from the upstream, which
-// may echo the credential it was sent.
-func (p *Provider) redact(s string) string {
-	if k := p.key.Reveal(); k != "" {
-		s = strings.ReplaceAll(s, k, "<secret>")
-	}
-	return s
-}
-
-// clip cuts s to at most n bytes without splitting a UTF-8 sequence.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
+	return upstream.RetryAfter(h, now)
 }

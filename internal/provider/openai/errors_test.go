@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/provider/providertest"
+	"github.com/sextant-router/sextant/internal/provider/upstream"
 )
 
 func TestStatusErrors(t *testing.T) {
@@ -21,14 +23,14 @@ func TestStatusErrors(t *testing.T) {
 		status  int
 		headers map[string]string
 		body    string
-		want    errSummary
+		want    providertest.ErrSummary
 	}{
 		{
 			name:   "401 invalid key echoes the key",
 			status: 401,
 			body: `{"error":{"message":"Incorrect API key provided: ` + testKey + `. You can find your API key at https://platform.openai.com/account/api-keys.",` +
 				`"type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`,
-			want: errSummary{Class: "auth", Status: 401, Type: llm.TypeAuthentication, Code: "invalid_api_key",
+			want: providertest.ErrSummary{Class: "auth", Status: 401, Type: llm.TypeAuthentication, Code: "invalid_api_key",
 				Message: "Incorrect API key provided: <secret>. You can find your API key at https://platform.openai.com/account/api-keys."},
 		},
 		{
@@ -37,7 +39,7 @@ func TestStatusErrors(t *testing.T) {
 			headers: map[string]string{"Retry-After": "7"},
 			body: `{"error":{"message":"Rate limit reached for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000, Used 30000, Requested 500.",` +
 				`"type":"tokens","param":null,"code":"rate_limit_exceeded"}}`,
-			want: errSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: "rate_limit_exceeded", RetryAfter: 7 * time.Second,
+			want: providertest.ErrSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: "rate_limit_exceeded", RetryAfter: 7 * time.Second,
 				Message: "Rate limit reached for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000, Used 30000, Requested 500."},
 		},
 		{
@@ -45,21 +47,21 @@ func TestStatusErrors(t *testing.T) {
 			status:  429,
 			headers: map[string]string{"Retry-After": "2", "retry-after-ms": "1500"},
 			body:    `{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}`,
-			want:    errSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: "rate_limit_exceeded", RetryAfter: 1500 * time.Millisecond, Message: "slow down"},
+			want:    providertest.ErrSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: "rate_limit_exceeded", RetryAfter: 1500 * time.Millisecond, Message: "slow down"},
 		},
 		{
 			name:    "429 Retry-After HTTP date",
 			status:  429,
 			headers: map[string]string{"Retry-After": now.Add(90 * time.Second).Format(http.TimeFormat)},
 			body:    `{"error":{"message":"slow down"}}`,
-			want:    errSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: CodeUpstreamError, RetryAfter: 90 * time.Second, Message: "slow down"},
+			want:    providertest.ErrSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: CodeUpstreamError, RetryAfter: 90 * time.Second, Message: "slow down"},
 		},
 		{
 			name:    "429 Retry-After date in the past",
 			status:  429,
 			headers: map[string]string{"Retry-After": now.Add(-time.Hour).Format(http.TimeFormat)},
 			body:    `{"error":{"message":"slow down"}}`,
-			want:    errSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: CodeUpstreamError, Message: "slow down"},
+			want:    providertest.ErrSummary{Class: "rate_limit", Status: 429, Type: llm.TypeRateLimit, Code: CodeUpstreamError, Message: "slow down"},
 		},
 		{
 			name:    "429 insufficient_quota",
@@ -67,7 +69,7 @@ func TestStatusErrors(t *testing.T) {
 			headers: map[string]string{"Retry-After": "20"},
 			body: `{"error":{"message":"You exceeded your current quota, please check your plan and billing details.",` +
 				`"type":"insufficient_quota","param":null,"code":"insufficient_quota"}}`,
-			want: errSummary{Class: "quota", Status: 429, Type: llm.TypeRateLimit, Code: "insufficient_quota", RetryAfter: 20 * time.Second,
+			want: providertest.ErrSummary{Class: "quota", Status: 429, Type: llm.TypeRateLimit, Code: "insufficient_quota", RetryAfter: 20 * time.Second,
 				Message: "You exceeded your current quota, please check your plan and billing details."},
 		},
 		{
@@ -75,65 +77,65 @@ func TestStatusErrors(t *testing.T) {
 			status: 400,
 			body: `{"error":{"message":"This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens.",` +
 				`"type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}`,
-			want: errSummary{Class: "caller", Status: 400, Type: llm.TypeInvalidRequest, Code: "context_length_exceeded", Param: "messages",
+			want: providertest.ErrSummary{Class: "caller", Status: 400, Type: llm.TypeInvalidRequest, Code: "context_length_exceeded", Param: "messages",
 				Message: "This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens."},
 		},
 		{
 			name:   "500 server_error",
 			status: 500,
 			body:   `{"error":{"message":"The server had an error while processing your request. Sorry about that!","type":"server_error","param":null,"code":null}}`,
-			want: errSummary{Class: "transient", Status: 500, Type: llm.TypeUpstream, Code: CodeUpstreamError,
+			want: providertest.ErrSummary{Class: "transient", Status: 500, Type: llm.TypeUpstream, Code: CodeUpstreamError,
 				Message: "The server had an error while processing your request. Sorry about that!"},
 		},
 		{
 			name:   "500 plain text",
 			status: 500,
 			body:   "Internal Server Error\n",
-			want:   errSummary{Class: "transient", Status: 500, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "Internal Server Error"},
+			want:   providertest.ErrSummary{Class: "transient", Status: 500, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "Internal Server Error"},
 		},
 		{
 			name:    "503 HTML page from a proxy",
 			status:  503,
 			headers: map[string]string{"Content-Type": "text/html", "Retry-After": "30"},
 			body:    "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>",
-			want: errSummary{Class: "transient", Status: 503, Type: llm.TypeUpstream, Code: CodeUpstreamError, RetryAfter: 30 * time.Second,
+			want: providertest.ErrSummary{Class: "transient", Status: 503, Type: llm.TypeUpstream, Code: CodeUpstreamError, RetryAfter: 30 * time.Second,
 				Message: "upstream returned 503 Service Unavailable"},
 		},
 		{
 			name:   "503 empty body",
 			status: 503,
-			want:   errSummary{Class: "transient", Status: 503, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "upstream returned 503 Service Unavailable"},
+			want:   providertest.ErrSummary{Class: "transient", Status: 503, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "upstream returned 503 Service Unavailable"},
 		},
 		{
 			name:   "529 overloaded",
 			status: 529,
 			body:   `{"error":{"message":"Overloaded","type":"overloaded_error"}}`,
-			want:   errSummary{Class: "transient", Status: 529, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "Overloaded"},
+			want:   providertest.ErrSummary{Class: "transient", Status: 529, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "Overloaded"},
 		},
 		{
 			name:   "404 vLLM bare error object",
 			status: 404,
 			body:   `{"object":"error","message":"The model ` + "`gpt-test`" + ` does not exist.","type":"NotFoundError","param":null,"code":404}`,
-			want:   errSummary{Class: "unsupported", Status: 404, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "The model `gpt-test` does not exist."},
+			want:   providertest.ErrSummary{Class: "unsupported", Status: 404, Type: llm.TypeUpstream, Code: CodeUpstreamError, Message: "The model `gpt-test` does not exist."},
 		},
 		{
 			name:   "422 FastAPI detail",
 			status: 422,
 			body:   `{"detail":[{"loc":["body","messages"],"msg":"field required","type":"value_error.missing"}]}`,
-			want: errSummary{Class: "caller", Status: 422, Type: llm.TypeInvalidRequest, Code: CodeUpstreamError,
+			want: providertest.ErrSummary{Class: "caller", Status: 422, Type: llm.TypeInvalidRequest, Code: CodeUpstreamError,
 				Message: `[{"loc":["body","messages"],"msg":"field required","type":"value_error.missing"}]`},
 		},
 		{
 			name:   "400 error as a string",
 			status: 400,
 			body:   `{"error":"model 'llama3' not found, try pulling it first"}`,
-			want:   errSummary{Class: "caller", Status: 400, Type: llm.TypeInvalidRequest, Code: CodeUpstreamError, Message: "model 'llama3' not found, try pulling it first"},
+			want:   providertest.ErrSummary{Class: "caller", Status: 400, Type: llm.TypeInvalidRequest, Code: CodeUpstreamError, Message: "model 'llama3' not found, try pulling it first"},
 		},
 		{
 			name:   "403 forbidden",
 			status: 403,
 			body:   `{"error":{"message":"Project does not have access to model gpt-test","type":"invalid_request_error","code":"model_not_found"}}`,
-			want:   errSummary{Class: "auth", Status: 403, Type: llm.TypeAuthentication, Code: "model_not_found", Message: "Project does not have access to model gpt-test"},
+			want:   providertest.ErrSummary{Class: "auth", Status: 403, Type: llm.TypeAuthentication, Code: "model_not_found", Message: "Project does not have access to model gpt-test"},
 		},
 	}
 	for _, tt := range tests {
@@ -143,7 +145,7 @@ func TestStatusErrors(t *testing.T) {
 				name += "/stream"
 			}
 			t.Run(name, func(t *testing.T) {
-				f := newFake(t, tt.status, tt.headers, []byte(tt.body))
+				f := providertest.NewFake(t, tt.status, tt.headers, []byte(tt.body))
 				p := newProvider(t, f.URL+"/v1", f.Client(), testKey, "")
 				p.now = func() time.Time { return now }
 				var err error
@@ -164,7 +166,7 @@ func TestStatusErrors(t *testing.T) {
 					t.Fatalf("err %T is not an *llm.Error: %v", err, err)
 				}
 				tt.want.Model = "test-model"
-				if got := summarize(err); got != tt.want {
+				if got := providertest.Summarize(err); got != tt.want {
 					t.Errorf("error:\n got %+v\nwant %+v", got, tt.want)
 				}
 				var ue *UpstreamError
@@ -203,12 +205,12 @@ func TestTransportErrors(t *testing.T) {
 		ctx  func() (context.Context, context.CancelFunc)
 		// during runs while the call is in flight, once the fake has it.
 		during func(cancel context.CancelFunc)
-		want   errSummary
+		want   providertest.ErrSummary
 	}{
 		{
 			name: "connection refused",
 			base: closedAddr,
-			want: errSummary{Class: "transient", Status: 502, Type: llm.TypeUpstream, Code: CodeUpstreamUnreachable, Message: "could not reach the model's provider"},
+			want: providertest.ErrSummary{Class: "transient", Status: 502, Type: llm.TypeUpstream, Code: CodeUpstreamUnreachable, Message: "could not reach the model's provider"},
 		},
 		{
 			name: "canceled before the call",
@@ -218,7 +220,7 @@ func TestTransportErrors(t *testing.T) {
 				cancel()
 				return ctx, cancel
 			},
-			want: errSummary{Class: "canceled", Status: 499, Type: llm.TypeInvalidRequest, Code: CodeClientClosed, Message: "the client closed the request"},
+			want: providertest.ErrSummary{Class: "canceled", Status: 499, Type: llm.TypeInvalidRequest, Code: CodeClientClosed, Message: "the client closed the request"},
 		},
 		{
 			name: "deadline passed",
@@ -226,13 +228,13 @@ func TestTransportErrors(t *testing.T) {
 			ctx: func() (context.Context, context.CancelFunc) {
 				return context.WithDeadline(t.Context(), time.Unix(0, 0))
 			},
-			want: errSummary{Class: "transient", Status: 504, Type: llm.TypeTimeout, Code: CodeUpstreamTimeout, Message: "the model did not answer in time"},
+			want: providertest.ErrSummary{Class: "transient", Status: 504, Type: llm.TypeTimeout, Code: CodeUpstreamTimeout, Message: "the model did not answer in time"},
 		},
 		{
 			name:   "canceled while waiting for headers",
 			base:   blockSrv.URL + "/v1",
 			during: func(cancel context.CancelFunc) { <-blocked; cancel() },
-			want:   errSummary{Class: "canceled", Status: 499, Type: llm.TypeInvalidRequest, Code: CodeClientClosed, Message: "the client closed the request"},
+			want:   providertest.ErrSummary{Class: "canceled", Status: 499, Type: llm.TypeInvalidRequest, Code: CodeClientClosed, Message: "the client closed the request"},
 		},
 	}
 	for _, tt := range tests {
@@ -248,7 +250,7 @@ func TestTransportErrors(t *testing.T) {
 			p := newProvider(t, tt.base, srv.Client(), testKey, "")
 			_, err := p.Chat(ctx, simpleRequest())
 			tt.want.Model = "test-model"
-			if got := summarize(err); got != tt.want {
+			if got := providertest.Summarize(err); got != tt.want {
 				t.Errorf("error:\n got %+v\nwant %+v", got, tt.want)
 			}
 		})
@@ -257,7 +259,7 @@ func TestTransportErrors(t *testing.T) {
 
 func TestChatMalformedResponse(t *testing.T) {
 	for _, body := range []string{"", "not json", `{"choices": "nope"}`} {
-		f := newFake(t, 200, map[string]string{"Content-Type": "application/json"}, []byte(body))
+		f := providertest.NewFake(t, 200, map[string]string{"Content-Type": "application/json"}, []byte(body))
 		p := newProvider(t, f.URL+"/v1", f.Client(), "", "")
 		_, err := p.Chat(t.Context(), simpleRequest())
 		if e := llm.AsError(err); e.Class != llm.ClassTransient || e.Code != CodeBadResponse || e.Status != 502 {
@@ -268,7 +270,7 @@ func TestChatMalformedResponse(t *testing.T) {
 
 // A 200 whose body is an error object (as OpenRouter sends) is an error.
 func TestChatErrorIn200(t *testing.T) {
-	f := newFake(t, 200, nil, []byte(`{"error":{"message":"No endpoints found","code":404}}`))
+	f := providertest.NewFake(t, 200, nil, []byte(`{"error":{"message":"No endpoints found","code":404}}`))
 	p := newProvider(t, f.URL+"/v1", f.Client(), "", "")
 	_, err := p.Chat(t.Context(), simpleRequest())
 	if e := llm.AsError(err); e.Class != llm.ClassUnsupported || e.Status != 404 || e.Message != "No endpoints found" {
@@ -290,7 +292,7 @@ func TestRetryAfter(t *testing.T) {
 		{name: "bad ms falls back", headers: map[string]string{"Retry-After-Ms": "soon", "Retry-After": "3"}, want: 3 * time.Second},
 		{name: "negative", headers: map[string]string{"Retry-After": "-5"}, want: 0},
 		{name: "garbage", headers: map[string]string{"Retry-After": "tomorrow"}, want: 0},
-		{name: "huge capped", headers: map[string]string{"Retry-After": "1e300"}, want: maxRetryAfter},
+		{name: "huge capped", headers: map[string]string{"Retry-After": "1e300"}, want: upstream.MaxRetryAfter},
 		{name: "date", headers: map[string]string{"Retry-After": "Sat, 01 Mar 2025 12:00:45 GMT"}, want: 45 * time.Second},
 		{name: "RFC 850 date", headers: map[string]string{"Retry-After": "Saturday, 01-Mar-25 12:01:00 GMT"}, want: time.Minute},
 	}
@@ -304,14 +306,5 @@ func TestRetryAfter(t *testing.T) {
 				t.Errorf("retryAfter = %v, want %v", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestClip(t *testing.T) {
-	if got := clip("héllo", 2); got != "h…" {
-		t.Errorf("clip split a rune: %q", got)
-	}
-	if got := clip("abc", 3); got != "abc" {
-		t.Errorf("clip = %q", got)
 	}
 }

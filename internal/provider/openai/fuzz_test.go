@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/provider/upstream"
 )
 
 // FuzzStream feeds arbitrary bodies to the stream decoder: it must not
@@ -32,7 +33,7 @@ func FuzzStream(f *testing.F) {
 	p := &Provider{model: "fuzz", key: testKey, now: time.Now}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ctx, cancel := context.WithCancel(context.Background())
-		s := newStream(p, ctx, cancel, io.NopCloser(strings.NewReader(string(body))))
+		s := newStream(p, upstream.NewBody(ctx, cancel, io.NopCloser(strings.NewReader(string(body)))))
 		defer s.Close()
 		for range len(body) + 2 {
 			_, err := s.Recv()
@@ -78,7 +79,7 @@ func FuzzErrorBody(f *testing.F) {
 		if e.Status != status || e.Model != "fuzz" || e.Message == "" {
 			t.Fatalf("bad error %+v", e)
 		}
-		if len(e.Message) > maxMessageLen+len("…") {
+		if len(e.Message) > upstream.MaxMessageLen+len("…") {
 			t.Fatalf("message of %d bytes", len(e.Message))
 		}
 		if strings.Contains(e.Error(), testKey) {

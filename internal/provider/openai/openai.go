@@ -1,22 +1,18 @@
 package openai
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"maps"
-	"mime"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/sextant-router/sextant/internal/conf"
 	"github.com/sextant-router/sextant/internal/llm"
 	"github.com/sextant-router/sextant/internal/provider"
+	"github.com/sextant-router/sextant/internal/provider/upstream"
 )
 
 func init() { provider.Register("openai", New) }
@@ -67,32 +63,7 @@ func (o *Options) validate(path string) error {
 		return conf.Errorf(conf.Join(path, "max_tokens_field"), "must be %q or %q, not %q",
 			FieldMaxTokens, FieldMaxCompletionTokens, o.MaxTokensField)
 	}
-	for _, name := range slices.Sorted(maps.Keys(o.Headers)) {
-		v := o.Headers[name]
-		hp := conf.Join(path, "headers."+name)
-		switch {
-		case !validHeaderName(name):
-			return conf.Errorf(hp, "invalid header name")
-		case strings.EqualFold(name, "Content-Type") || strings.EqualFold(name, "Content-Length"):
-			return conf.Errorf(hp, "the adapter sets this header itself")
-		case strings.ContainsAny(v.Reveal(), "\r\n\x00"):
-			return conf.Errorf(hp, "header value must not contain a line break")
-		}
-	}
-	return nil
-}
-
-// validHeaderName reports whether s is an RFC 9110 token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c >= 0x7f || c <= ' ' || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
+	return upstream.CheckHeaders(path, o.Headers, nil)
 }
 
 // Provider calls one deployment behind an OpenAI-compatible
@@ -124,7 +95,7 @@ func New(cfg provider.Config) (provider.Provider, error) {
 	}
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, conf.Errorf(siblingPath(cfg.OptionsPath, "base_url"),
+		return nil, conf.Errorf(upstream.SiblingPath(cfg.OptionsPath, "base_url"),
 			"%q is not an absolute http or https URL", base)
 	}
 	client := cfg.HTTPClient
@@ -142,15 +113,6 @@ func New(cfg provider.Config) (provider.Provider, error) {
 	}, nil
 }
 
-// siblingPath returns the config path of field next to the options block:
-// siblingPath("models[2].options", "base_url") is "models[2].base_url".
-func siblingPath(optionsPath, field string) string {
-	if i := strings.LastIndexByte(optionsPath, '.'); i >= 0 {
-		return optionsPath[:i+1] + field
-	}
-	return field
-}
-
 // Chat sends req as a non-streamed completion.
 func (p *Provider) Chat(ctx context.Context, req *llm.Request) (*llm.Response, error) {
 	body, err := p.encodeRequest(req, false)
@@ -162,12 +124,9 @@ func (p *Provider) Chat(ctx context.Context, req *llm.Request) (*llm.Response, e
 		return nil, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	data, err := upstream.ReadBody(ctx, p.model, resp.Body, maxResponse)
 	if err != nil {
-		return nil, p.transportError(ctx, err, CodeUpstreamUnreachable)
-	}
-	if len(data) > maxResponse {
-		return nil, p.badResponse(fmt.Errorf("response body exceeds %d bytes", maxResponse))
+		return nil, err
 	}
 	var wr chatResponse
 	if err := json.Unmarshal(data, &wr); err != nil {
@@ -188,27 +147,17 @@ func (p *Provider) ChatStream(ctx context.Context, req *llm.Request) (llm.Stream
 	if err != nil {
 		return nil, err
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	resp, err := p.post(sctx, body, "text/event-stream")
+	b, err := upstream.PostStream(ctx, p.request(p.endpoint, body, "text/event-stream"),
+		func(_ *http.Response, data []byte) *llm.Error {
+			if eb, ok := parseErrorBody(data); ok {
+				return p.inbandError(eb)
+			}
+			return nil
+		})
 	if err != nil {
-		cancel()
 		return nil, err
 	}
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/json" {
-		// Not a stream: an error object sent with 200, or a server that
-		// ignored "stream": true.
-		defer cancel()
-		defer resp.Body.Close()
-		data, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		if err != nil {
-			return nil, p.transportError(sctx, err, CodeUpstreamUnreachable)
-		}
-		if eb, ok := parseErrorBody(data); ok {
-			return nil, p.inbandError(eb)
-		}
-		return nil, p.badResponse(fmt.Errorf("expected an event stream, got %s", mt))
-	}
-	return newStream(p, sctx, cancel, resp.Body), nil
+	return newStream(p, b), nil
 }
 
 // post sends body to the chat endpoint; see postTo.
@@ -219,14 +168,17 @@ func (p *Provider) post(ctx context.Context, body []byte, accept string) (*http.
 // postTo sends body to endpoint and returns a 2xx response, or a classified
 // error with the response closed.
 func (p *Provider) postTo(ctx context.Context, endpoint string, body []byte, accept string) (*http.Response, error) {
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
-	if err != nil {
-		return nil, p.transportError(ctx, err, CodeUpstreamUnreachable)
-	}
-	h := hreq.Header
-	h.Set("Content-Type", "application/json")
-	h.Set("Accept", accept)
-	h.Set("User-Agent", "sextant")
+	return upstream.Post(ctx, p.request(endpoint, body, accept))
+}
+
+// request is a POST of body to endpoint with the adapter's headers.
+func (p *Provider) request(endpoint string, body []byte, accept string) *upstream.Request {
+	return &upstream.Request{Client: p.client, Model: p.model, URL: endpoint, Body: body, Accept: accept,
+		Header: p.setHeaders, Extra: p.opts.Headers, StatusError: p.statusError}
+}
+
+// setHeaders sets the credentials and the organization and project.
+func (p *Provider) setHeaders(h http.Header) {
 	if k := p.key.Reveal(); k != "" {
 		h.Set("Authorization", "Bearer "+k)
 	}
@@ -236,23 +188,6 @@ func (p *Provider) postTo(ctx context.Context, endpoint string, body []byte, acc
 	if p.opts.Project != "" {
 		h.Set("OpenAI-Project", p.opts.Project)
 	}
-	for name, v := range p.opts.Headers {
-		h.Set(name, v.Reveal())
-	}
-	resp, err := p.client.Do(hreq)
-	if err != nil {
-		return nil, p.transportError(ctx, err, CodeUpstreamUnreachable)
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	if err != nil && ctx.Err() != nil {
-		return nil, p.transportError(ctx, err, CodeUpstreamUnreachable)
-	}
-	// A body cut short by the network still classifies by its status.
-	return nil, p.statusError(resp, data)
 }
 
 var _ provider.Provider = (*Provider)(nil)

@@ -1,16 +1,10 @@
 package openai
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -18,92 +12,12 @@ import (
 
 	"github.com/sextant-router/sextant/internal/conf"
 	"github.com/sextant-router/sextant/internal/provider"
+	"github.com/sextant-router/sextant/internal/provider/providertest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata")
 
 const testKey = "sk-test-0123456789abcdef"
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// fake is an OpenAI-compatible server. It records each request and answers
-// with a fixed status, headers and body; an SSE body is written one event
-// at a time with a flush after each, as a real server streams.
-type fake struct {
-	*httptest.Server
-
-	status  int
-	headers map[string]string
-	body    []byte
-	sse     bool
-
-	mu   sync.Mutex
-	reqs []recorded
-}
-
-type recorded struct {
-	method, path string
-	header       http.Header
-	body         []byte
-}
-
-func newFake(t *testing.T, status int, headers map[string]string, body []byte) *fake {
-	t.Helper()
-	f := &fake{status: status, headers: headers, body: body}
-	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	f.mu.Lock()
-	f.reqs = append(f.reqs, recorded{method: r.Method, path: r.URL.Path, header: r.Header.Clone(), body: body})
-	f.mu.Unlock()
-	for k, v := range f.headers {
-		w.Header().Set(k, v)
-	}
-	if f.sse {
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.WriteHeader(f.status)
-		for _, ev := range splitEvents(f.body) {
-			w.Write(ev)
-			w.(http.Flusher).Flush()
-		}
-		return
-	}
-	if w.Header().Get("Content-Type") == "" && json.Valid(f.body) {
-		w.Header().Set("Content-Type", "application/json")
-	}
-	w.WriteHeader(f.status)
-	w.Write(f.body)
-}
-
-// last returns the last request the fake received.
-func (f *fake) last(t *testing.T) recorded {
-	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.reqs) == 0 {
-		t.Fatal("the fake received no request")
-	}
-	return f.reqs[len(f.reqs)-1]
-}
-
-// splitEvents cuts an SSE body after each blank line, keeping terminators.
-func splitEvents(b []byte) [][]byte {
-	var out [][]byte
-	for len(b) > 0 {
-		i := bytes.Index(b, []byte("\n\n"))
-		if i < 0 {
-			out = append(out, b)
-			break
-		}
-		out = append(out, b[:i+2])
-		b = b[i+2:]
-	}
-	return out
-}
 
 // newProvider builds a provider against base with the given options JSON.
 func newProvider(t *testing.T, base string, client *http.Client, key conf.Secret, options string) *Provider {
@@ -125,55 +39,22 @@ func newProvider(t *testing.T, base string, client *http.Client, key conf.Secret
 
 // checkRequest verifies what a fake received: the documented method, path
 // and headers, and the body against a golden file.
-func checkRequest(t *testing.T, got recorded, golden, key string) {
+func checkRequest(t *testing.T, got providertest.Recorded, golden, key string) {
 	t.Helper()
-	if got.method != http.MethodPost || got.path != "/v1/chat/completions" {
-		t.Errorf("request %s %s, want POST /v1/chat/completions", got.method, got.path)
+	if got.Method != http.MethodPost || got.Path != "/v1/chat/completions" {
+		t.Errorf("request %s %s, want POST /v1/chat/completions", got.Method, got.Path)
 	}
-	if ct := got.header.Get("Content-Type"); ct != "application/json" {
+	if ct := got.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q", ct)
 	}
 	wantAuth := ""
 	if key != "" {
 		wantAuth = "Bearer " + key
 	}
-	if a := got.header.Get("Authorization"); a != wantAuth {
+	if a := got.Header.Get("Authorization"); a != wantAuth {
 		t.Errorf("Authorization = %q, want %q", a, wantAuth)
 	}
-	checkGolden(t, golden, got.body)
-}
-
-// checkGolden compares data, as indented JSON, with the golden file at path,
-// or rewrites the file under -update.
-func checkGolden(t *testing.T, path string, data []byte) {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, data, "", "  "); err != nil {
-		t.Fatalf("%s: not JSON: %v\n%s", path, err, data)
-	}
-	buf.WriteByte('\n')
-	if *update {
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(buf.Bytes(), want) {
-		t.Errorf("%s differs (run go test -update to accept):\n got: %s\nwant: %s", path, buf.Bytes(), want)
-	}
-}
-
-func readFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	providertest.CheckGolden(t, golden, got.Body)
 }
 
 func TestRegistered(t *testing.T) {
@@ -199,7 +80,7 @@ func TestOptions(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			src := readFile(t, file)
+			src := providertest.ReadFile(t, file)
 			var v any
 			if err := yaml.Unmarshal(src, &v); err != nil {
 				t.Fatal(err)
@@ -287,12 +168,12 @@ func TestHeaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, 200, nil, readFile(t, "testdata/chat/plain.resp.json"))
+			f := providertest.NewFake(t, 200, nil, providertest.ReadFile(t, "testdata/chat/plain.resp.json"))
 			p := newProvider(t, f.URL+"/v1", f.Client(), tt.key, tt.options)
 			if _, err := p.Chat(t.Context(), simpleRequest()); err != nil {
 				t.Fatal(err)
 			}
-			got := f.last(t).header
+			got := f.Last(t).Header
 			for k, v := range tt.want {
 				if got.Get(k) != v {
 					t.Errorf("%s = %q, want %q", k, got.Get(k), v)

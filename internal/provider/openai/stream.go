@@ -1,16 +1,14 @@
 package openai
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/provider/upstream"
 	"github.com/sextant-router/sextant/internal/sse"
 )
 
@@ -19,18 +17,13 @@ import (
 // any number of times.
 type stream struct {
 	p      *Provider
-	ctx    context.Context
-	cancel context.CancelFunc
-	body   io.ReadCloser
+	body   *upstream.Body
 	events *sse.Reader
 	err    error // sticky: io.EOF after [DONE], or the error that ended the stream
-
-	closed    atomic.Bool
-	closeOnce sync.Once
 }
 
-func newStream(p *Provider, ctx context.Context, cancel context.CancelFunc, body io.ReadCloser) *stream {
-	return &stream{p: p, ctx: ctx, cancel: cancel, body: body, events: sse.NewReader(body)}
+func newStream(p *Provider, body *upstream.Body) *stream {
+	return &stream{p: p, body: body, events: sse.NewReader(body)}
 }
 
 // Recv returns the next chunk; io.EOF after data: [DONE]; an *llm.Error
@@ -40,8 +33,8 @@ func (s *stream) Recv() (*llm.Chunk, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
-	if s.closed.Load() {
-		s.err = s.p.transportError(s.ctx, errors.New("stream closed"), CodeStreamTruncated)
+	if s.body.Closed() {
+		s.err = s.p.transportError(s.body.Context(), errors.New("stream closed"), CodeStreamTruncated)
 		return nil, s.err
 	}
 	ch, err := s.next()
@@ -64,7 +57,7 @@ func (s *stream) next() (*llm.Chunk, error) {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF // a clean end of the body, but no [DONE]
 			}
-			return nil, s.p.transportError(s.ctx, fmt.Errorf("reading stream: %w", err), CodeStreamTruncated)
+			return nil, s.p.transportError(s.body.Context(), fmt.Errorf("reading stream: %w", err), CodeStreamTruncated)
 		}
 		data := strings.TrimSpace(ev.Data)
 		switch {
@@ -96,13 +89,6 @@ func (s *stream) next() (*llm.Chunk, error) {
 
 // Close cancels the upstream request and releases the connection. It always
 // returns nil.
-func (s *stream) Close() error {
-	s.closeOnce.Do(func() {
-		s.closed.Store(true)
-		s.cancel()
-		s.body.Close()
-	})
-	return nil
-}
+func (s *stream) Close() error { return s.body.Close() }
 
 var _ llm.Stream = (*stream)(nil)

@@ -2,6 +2,7 @@ package openai
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -140,7 +141,7 @@ func (p *Provider) encodeRequest(req *llm.Request, stream bool) ([]byte, error) 
 	}
 	for _, t := range req.Tools {
 		w.Tools = append(w.Tools, tool{
-			Type: orDefault(t.Type, "function"),
+			Type: cmp.Or(t.Type, "function"),
 			Function: functionDef{
 				Name:        t.Function.Name,
 				Description: t.Function.Description,
@@ -170,7 +171,7 @@ func encodeMessage(m llm.Message) (message, *llm.Error) {
 	for _, tc := range m.ToolCalls {
 		wm.ToolCalls = append(wm.ToolCalls, toolCall{
 			ID:       tc.ID,
-			Type:     orDefault(tc.Type, "function"),
+			Type:     cmp.Or(tc.Type, "function"),
 			Function: functionCall{Name: tc.Function.Name, Arguments: tc.Function.Arguments},
 		})
 	}
@@ -195,13 +196,6 @@ func encodeMessage(m llm.Message) (message, *llm.Error) {
 		wm.Content, _ = json.Marshal(m.Content)
 	}
 	return wm, nil
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 type chatResponse struct {
@@ -310,14 +304,14 @@ func (r *chatResponse) llm() *llm.Response {
 	}
 	for _, c := range r.Choices {
 		msg := llm.Message{
-			Role:    orDefault(c.Message.Role, llm.RoleAssistant),
+			Role:    cmp.Or(c.Message.Role, llm.RoleAssistant),
 			Content: contentText(c.Message.Content),
 			Refusal: deref(c.Message.Refusal),
 		}
 		for _, tc := range c.Message.ToolCalls {
 			msg.ToolCalls = append(msg.ToolCalls, llm.ToolCall{
 				ID:       tc.ID,
-				Type:     orDefault(tc.Type, "function"),
+				Type:     cmp.Or(tc.Type, "function"),
 				Function: llm.FunctionCall{Name: tc.Function.Name, Arguments: tc.Function.Arguments},
 			})
 		}
