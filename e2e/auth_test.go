@@ -77,6 +77,7 @@ func TestAuth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := p.with(t)
+			c.header = []string{"Authorization", "Bearer " + tt.key} // the decision log needs a key too
 			var raw *http.Response
 			opts := []option.RequestOption{option.WithResponseInto(&raw)}
 			if tt.header == "Authorization" {

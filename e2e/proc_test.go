@@ -197,6 +197,9 @@ type client struct {
 	base string // e.g. http://127.0.0.1:41234
 	http *http.Client
 	sdk  openai.Client
+	// header holds name, value pairs sent with every raw request, such as
+	// a virtual key.
+	header []string
 }
 
 // with returns a client for the same server reporting to t, for subtests
@@ -225,6 +228,7 @@ func (c *client) do(method, path, contentType string, body io.Reader, header ...
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	header = append(append([]string{}, c.header...), header...)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}

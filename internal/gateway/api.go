@@ -75,6 +75,10 @@ func (s *Server) model(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) decision(w http.ResponseWriter, r *http.Request) {
+	if _, le := authenticate(s.engine.Snapshot(), r, &llm.Request{}); le != nil {
+		writeError(w, le)
+		return
+	}
 	if s.log == nil {
 		writeError(w, notFound("decision log is disabled"))
 		return
@@ -100,6 +104,10 @@ type feedbackRequest struct {
 }
 
 func (s *Server) feedback(w http.ResponseWriter, r *http.Request) {
+	if _, le := authenticate(s.engine.Snapshot(), r, &llm.Request{}); le != nil {
+		writeError(w, le)
+		return
+	}
 	body, le := readJSONBody(w, r, 64<<10)
 	if le != nil {
 		writeError(w, le)

@@ -150,3 +150,25 @@ func TestCallerReachesRules(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthGuardsDecisionsAndFeedback: with keys configured, the decision
+// log (which holds traces) and feedback need a valid key too.
+func TestAuthGuardsDecisionsAndFeedback(t *testing.T) {
+	f := newFixture(t, authConfig, authEnv)
+	good := map[string]string{"Authorization": "Bearer sk-bob-9876543210"}
+	for _, tt := range []struct {
+		method, path, body string
+		header             map[string]string
+		status             int
+	}{
+		{http.MethodGet, "/v1/decisions/some-id", "", nil, 401},
+		{http.MethodPost, "/v1/feedback", `{"request_id":"some-id","score":1}`, nil, 401},
+		{http.MethodGet, "/v1/decisions/some-id", "", good, 404},
+		{http.MethodPost, "/v1/feedback", `{"request_id":"some-id","score":1}`, good, 404},
+	} {
+		w := f.do(tt.method, tt.path, tt.body, tt.header)
+		if w.Code != tt.status {
+			t.Errorf("%s %s with %v: status %d, want %d; body %s", tt.method, tt.path, tt.header, w.Code, tt.status, w.Body)
+		}
+	}
+}
