@@ -3,6 +3,8 @@
 //	sextant serve [--config FILE] [--addr HOST:PORT]
 //	sextant config default
 //	sextant config check FILE
+//	sextant eval --config FILE --route NAME --dataset FILE.jsonl [--sweep [SPEC]]
+//	sextant calibrate --config FILE --route NAME --dataset FILE.jsonl --target-strong-share X
 package main
 
 import (
@@ -21,6 +23,10 @@ Usage:
   sextant serve [--config FILE] [--addr HOST:PORT]   serve the API (default 127.0.0.1:8080, or SEXTANT_ADDR)
   sextant config default                             print the embedded default config
   sextant config check FILE                          validate a config file
+  sextant eval --config FILE --route NAME --dataset FILE.jsonl [--sweep [SPEC]] [--format table|json|markdown] [--out DIR]
+                                                     evaluate a route offline on recorded answers
+  sextant calibrate --config FILE --route NAME --dataset FILE.jsonl --target-strong-share X
+                                                     find the knob value that hits a strong-call or cost share
 `
 
 func main() {
@@ -43,6 +49,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = serve(ctx, args[1:], stderr, getenv)
 	case "config":
 		err = configCmd(args[1:], stdout, stderr, getenv)
+	case "eval":
+		err = evalCmd(ctx, args[1:], stdout, stderr)
+	case "calibrate":
+		err = calibrateCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -14,4 +14,5 @@ import (
 	_ "github.com/sextant-router/sextant/internal/policy/fallback"
 	_ "github.com/sextant-router/sextant/internal/policy/model"
 	_ "github.com/sextant-router/sextant/internal/policy/rules"
+	_ "github.com/sextant-router/sextant/internal/policy/split"
 )
