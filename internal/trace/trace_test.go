@@ -12,8 +12,12 @@ func TestTotalsSumEveryAttempt(t *testing.T) {
 	tr := New(time.Now())
 	a := tr.Begin(Attempt{Model: "a"}, time.Now())
 	b := tr.Begin(Attempt{Model: "b"}, time.Now())
-	tr.Update(a, func(x *Attempt) { x.Outcome, x.Usage, x.CostMicros = OutcomeError, llm.Usage{PromptTokens: 10, TotalTokens: 10}, 3 })
-	tr.Update(b, func(x *Attempt) { x.Outcome, x.Usage, x.CostMicros = OutcomeOK, llm.Usage{PromptTokens: 10, CompletionTokens: 5, TotalTokens: 15}, 7 })
+	tr.Update(a, func(x *Attempt) {
+		x.Outcome, x.Usage, x.CostMicros = OutcomeError, llm.Usage{PromptTokens: 10, TotalTokens: 10}, 3
+	})
+	tr.Update(b, func(x *Attempt) {
+		x.Outcome, x.Usage, x.CostMicros = OutcomeOK, llm.Usage{PromptTokens: 10, CompletionTokens: 5, TotalTokens: 15}, 7
+	})
 	tr.Update(99, func(x *Attempt) { t.Error("update of a missing attempt ran") })
 	u, c := tr.Totals()
 	if u.PromptTokens != 20 || u.CompletionTokens != 5 || u.TotalTokens != 25 || c != 10 {
