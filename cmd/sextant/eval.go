@@ -17,11 +17,16 @@ import (
 
 const evalUsage = `usage: sextant eval --config FILE --route NAME --dataset FILE.jsonl [flags]
        sextant eval --from-log DB [--route NAME] [flags]
+       sextant eval --from-log DB --config FILE --route NAME [--log-route NAME] [flags]
 
 Runs every record of a recorded data set through a route of the config, on
 the engine that serves traffic, with every model replaced by a replay of
 the data set, and reports quality, cost, call shares, modeled latency, each
 model alone and the random router. --sweep walks the route's knob.
+
+--from-log summarises the traffic of a decision log; with --config it
+re-runs the logged requests (those logged with store.log_requests) through
+--route of that config and reports both side by side.
 
 flags:
 `
@@ -136,7 +141,8 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	seeds := fs.Int("seeds", 1, "average each sweep point of a randomized kind (split) over `N` seeds")
 	format := fs.String("format", "table", "output: table, json or markdown")
 	out := fs.String("out", "", "write report.json, report.md and PNG/SVG plots to `DIR`")
-	fromLog := fs.String("from-log", "", "re-run the requests of a decision log `DB` (SQLite) through --route")
+	fromLog := fs.String("from-log", "", "summarise a decision log `DB` (SQLite); with --config, re-run its requests through --route")
+	logRoute := fs.String("log-route", "", "with --from-log and --config: re-run only the requests logged for route `NAME`")
 	if err := fs.Parse(joinSweep(args)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -154,7 +160,7 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errUsage
 	}
 	if *fromLog != "" {
-		return fromLogCmd(ctx, *fromLog, &c, *format, stdout)
+		return fromLogCmd(ctx, *fromLog, *logRoute, &c, *format, stdout)
 	}
 	opts, prog, err := c.options(stderr)
 	if errors.Is(err, errUsage) {
@@ -194,12 +200,32 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return eval.WriteTable(stdout, rep)
 }
 
-// fromLogCmd summarises the logged traffic of a decision log. The log keeps
-// no request messages, so the requests cannot be re-run through --config;
-// asking for that is an error that says so.
-func fromLogCmd(ctx context.Context, db string, c *commonFlags, format string, stdout io.Writer) error {
-	if c.config != "" || c.dataset != "" {
-		return fmt.Errorf("--from-log cannot re-run logged requests through --config: %s", eval.NoRequestBodies)
+// fromLogCmd summarises the logged traffic of a decision log (of --route,
+// or all), or with --config re-runs its logged requests through --route of
+// that config.
+func fromLogCmd(ctx context.Context, db, logRoute string, c *commonFlags, format string, stdout io.Writer) error {
+	if c.dataset != "" {
+		return errors.New("--from-log takes no --dataset: the requests come from the log")
+	}
+	if c.config != "" {
+		if c.route == "" {
+			return errors.New("--from-log with --config needs --route, the route to re-run the logged requests through")
+		}
+		var opts eval.Options
+		if err := eval.Load(c.config, &opts); err != nil {
+			return err
+		}
+		rep, err := eval.Rerun(ctx, db, eval.RerunOptions{
+			File: opts.File, BaseDir: opts.BaseDir, ConfigName: opts.ConfigName,
+			Route: c.route, LogRoute: logRoute, Concurrency: c.concurrency, Limit: c.limit,
+		})
+		if err != nil {
+			return err
+		}
+		return eval.WriteRerunReport(stdout, rep, format)
+	}
+	if logRoute != "" {
+		return errors.New("--log-route needs --config; without it --route filters the log")
 	}
 	rep, err := eval.FromLog(ctx, db, c.route)
 	if err != nil {

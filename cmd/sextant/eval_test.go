@@ -107,7 +107,8 @@ func TestEvalUsageErrors(t *testing.T) {
 		{"unknown route", []string{"eval", "--config", tinyConfig, "--route", "nope", "--dataset", tinyDataset}, 1, `no route or model "nope"`},
 		{"calibrate without target", []string{"calibrate", "--config", tinyConfig, "--route", "random", "--dataset", tinyDataset}, 2, "is required"},
 		{"calibrate with two targets", []string{"calibrate", "--target-strong-share", "0.1", "--target-cost-share", "0.2"}, 2, "one of"},
-		{"from-log with a config", []string{"eval", "--from-log", "x.db", "--config", tinyConfig}, 1, "request messages"},
+		{"from-log with a config and no route", []string{"eval", "--from-log", "x.db", "--config", tinyConfig}, 1, "needs --route"},
+		{"from-log with a data set", []string{"eval", "--from-log", "x.db", "--dataset", tinyDataset}, 1, "no --dataset"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

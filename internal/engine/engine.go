@@ -6,6 +6,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync/atomic"
@@ -67,7 +68,10 @@ type Exchange struct {
 	Outcome *policy.Outcome
 	Err     error
 
-	e        *Engine
+	e *Engine
+	// snap is the snapshot the exchange started on; its store config
+	// decides whether the request is logged.
+	snap     *config.Snapshot
 	in       Inbound
 	cancel   context.CancelFunc
 	finished atomic.Bool
@@ -81,7 +85,7 @@ func (e *Engine) Chat(ctx context.Context, in Inbound) *Exchange {
 	if in.Start.IsZero() {
 		in.Start = time.Now()
 	}
-	x := &Exchange{ID: in.ID, Route: in.Request.Model, Trace: trace.New(in.Start), e: e, in: in}
+	x := &Exchange{ID: in.ID, Route: in.Request.Model, Trace: trace.New(in.Start), e: e, snap: snap, in: in}
 	node, kind := resolve(snap, in.Request.Model)
 	x.Kind = kind
 	if node == nil {
@@ -147,6 +151,14 @@ func (x *Exchange) Finish(status int, err error) {
 	if err != nil {
 		le := llm.AsError(err)
 		d.ErrorType, d.ErrorMessage = le.Type, le.Message
+	}
+	if x.snap != nil && x.snap.File != nil && x.snap.File.Store.LogRequests {
+		// The request as the client sent it (the executor works on
+		// clones). A request that does not encode is left out; the
+		// decision is still recorded.
+		if b, err := json.Marshal(x.in.Request); err == nil {
+			d.Request = b
+		}
 	}
 	x.e.log.Record(d)
 }

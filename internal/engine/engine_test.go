@@ -660,3 +660,57 @@ func TestConcurrentExchanges(t *testing.T) {
 		t.Errorf("%d decisions, want 32", n)
 	}
 }
+
+// TestDecisionRequestLogging checks that the request as served is recorded
+// only when the snapshot the exchange started on says store.log_requests,
+// even when a reload changes the setting before the exchange finishes.
+func TestDecisionRequestLogging(t *testing.T) {
+	warm(t)
+	const base = `
+models:
+  - {name: m, provider: sim, options: {realtime: false, output_tokens: 3}}
+`
+	tests := []struct {
+		name        string
+		start, swap string // store blocks of the snapshot started on and of the one swapped in before Finish
+		want        bool
+	}{
+		{name: "default off", start: "", swap: "", want: false},
+		{name: "on", start: "store: {log_requests: true}\n", swap: "store: {log_requests: true}\n", want: true},
+		{name: "turned off after start", start: "store: {log_requests: true}\n", swap: "", want: true},
+		{name: "turned on after start", start: "", swap: "store: {log_requests: true}\n", want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{}
+			e := New(build(t, tt.start+base), rec)
+			in := inbound("req-1", "m", false)
+			temp := 0.5
+			in.Request.Temperature = &temp
+			x := e.Chat(context.Background(), in)
+			if x.Err != nil {
+				t.Fatal(x.Err)
+			}
+			e.Swap(build(t, tt.swap+base))
+			x.Finish(200, nil)
+			ds := rec.all()
+			if len(ds) != 1 {
+				t.Fatalf("%d decisions recorded, want 1", len(ds))
+			}
+			got := ds[0].Request
+			if !tt.want {
+				if got != nil {
+					t.Errorf("request logged: %s", got)
+				}
+				return
+			}
+			var req llm.Request
+			if err := json.Unmarshal(got, &req); err != nil {
+				t.Fatalf("logged request %s: %v", got, err)
+			}
+			if req.Model != "m" || len(req.Messages) != 1 || req.Messages[0].Content != "hello req-1" || req.Temperature == nil || *req.Temperature != 0.5 {
+				t.Errorf("logged request = %s", got)
+			}
+		})
+	}
+}

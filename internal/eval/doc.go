@@ -27,7 +27,13 @@
 // (baselines), the random router, and with a Sweep the knob's curve with
 // PGR, APGR, CPT(50%) and CPT(80%) against strong-call share and cost
 // share, and the Pareto frontier. Calibrate finds the knob value that hits
-// a strong-call or cost share. FromLog summarises a decision log. See
+// a strong-call or cost share. FromLog summarises a decision log; Rerun
+// re-runs its logged requests (those logged with store.log_requests)
+// through a route of another config, with the config's sim and replay
+// models as configured (realtime off; live models are refused), and
+// reports both sides. A re-run answer's quality is the logged feedback
+// score only when the re-run model is the logged model; otherwise it is
+// unlabeled, as nothing judges the new answer. See
 // metrics.go for the definitions and README.md ("Offline evaluation") for
 // the command and its JSON.
 //

@@ -16,12 +16,10 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-// NoRequestBodies says why logged requests cannot be re-run: the decision
-// log (internal/store, schema version 1) keeps what was decided and what it
-// cost, not what was asked.
-const NoRequestBodies = "the decision log stores no request messages (store.Decision has no prompt), so logged requests " +
-	"cannot be re-run through another route; this is the traffic as it was served. Re-running needs the log to keep " +
-	"each request's messages (e.g. a request_json column written by the engine, opt-in for privacy)"
+// NoRequestBodies says how logged requests can be re-run: only those the
+// log kept the request of, which it does only when asked.
+const NoRequestBodies = "this is the traffic as it was served. To re-run it through another route, give --config and --route; " +
+	"only decisions logged with their request messages (store: {log_requests: true}, schema version 2) can be re-run"
 
 // LogReport summarises logged traffic as it was served: the same figures
 // as a Summary where the log has them, with feedback scores as quality.
@@ -47,13 +45,50 @@ type LogReport struct {
 	ByModel map[string]ModelStats `json:"by_model"`
 	// LatencyMS has percentiles of the logged (wall-clock) latency.
 	LatencyMS Latency `json:"latency_ms"`
-	// Rerun says why the requests were not re-run (NoRequestBodies).
-	Rerun string `json:"rerun"`
+	// Rerun says how the requests can be re-run (NoRequestBodies); empty
+	// in a RerunReport.
+	Rerun string `json:"rerun,omitempty"`
+}
+
+// logRow is one logged decision as eval reads it.
+type logRow struct {
+	id, model string
+	status    int
+	cost      catalog.Micros
+	latency   sql.NullFloat64
+	view      trace.View
+	// score is the latest feedback score.
+	score sql.NullFloat64
+	// request is the request as served, nil when it was not logged.
+	request json.RawMessage
 }
 
 // FromLog reads the SQLite decision log at path, read-only, and summarises
 // the decisions of route ("" for all) with their feedback.
 func FromLog(ctx context.Context, path, route string) (*LogReport, error) {
+	rows, err := readLog(ctx, path, route)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, noDecisions(path, route)
+	}
+	rep := summarizeLog(path, route, rows)
+	rep.Rerun = NoRequestBodies
+	return rep, nil
+}
+
+func noDecisions(path, route string) error {
+	if route != "" {
+		return fmt.Errorf("eval: decision log %s has no decisions for route %q", path, route)
+	}
+	return errors.New("eval: the decision log is empty")
+}
+
+// readLog reads the decisions of route ("" for all) in time order, with
+// their latest feedback score and, from schema version 2 on, their
+// request.
+func readLog(ctx context.Context, path, route string) ([]logRow, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("eval: decision log path %q must not contain '?' or '#'", path)
 	}
@@ -72,8 +107,13 @@ func FromLog(ctx context.Context, path, route string) (*LogReport, error) {
 	if version < 1 {
 		return nil, fmt.Errorf("eval: %s is not a Sextant decision log (schema version %d)", path, version)
 	}
+	request := "NULL"
+	if version >= 2 {
+		request = "d.request"
+	}
 	q := `SELECT d.request_id, d.model, d.status, d.cost_micros, d.latency_ms, d.trace,
-		(SELECT f.score FROM feedback f WHERE f.request_id = d.request_id AND f.score IS NOT NULL ORDER BY f.id DESC LIMIT 1)
+		(SELECT f.score FROM feedback f WHERE f.request_id = d.request_id AND f.score IS NOT NULL ORDER BY f.id DESC LIMIT 1),
+		` + request + `
 		FROM decisions d`
 	var args []any
 	if route != "" {
@@ -81,12 +121,40 @@ func FromLog(ctx context.Context, path, route string) (*LogReport, error) {
 		args = append(args, route)
 	}
 	q += ` ORDER BY d.time_ns, d.request_id`
-	rows, err := db.QueryContext(ctx, q, args...)
+	rs, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("eval: decision log %s: %w", path, err)
 	}
-	defer rows.Close()
-	rep := &LogReport{Source: path, Route: route, ByModel: map[string]ModelStats{}, Rerun: NoRequestBodies}
+	defer rs.Close()
+	var out []logRow
+	for rs.Next() {
+		var (
+			r         logRow
+			traceJSON string
+			cost      int64
+			req       sql.NullString
+		)
+		if err := rs.Scan(&r.id, &r.model, &r.status, &cost, &r.latency, &traceJSON, &r.score, &req); err != nil {
+			return nil, fmt.Errorf("eval: decision log %s: %w", path, err)
+		}
+		r.cost = catalog.Micros(cost)
+		if err := json.Unmarshal([]byte(traceJSON), &r.view); err != nil {
+			return nil, fmt.Errorf("eval: decision log %s: decision %q: trace: %w", path, r.id, err)
+		}
+		if req.Valid {
+			r.request = json.RawMessage(req.String)
+		}
+		out = append(out, r)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("eval: decision log %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// summarizeLog aggregates logged decisions; rows must not be empty.
+func summarizeLog(path, route string, rows []logRow) *LogReport {
+	rep := &LogReport{Source: path, Route: route, ByModel: map[string]ModelStats{}}
 	type acc struct {
 		answered, calls, scored int
 		cost                    catalog.Micros
@@ -105,51 +173,30 @@ func FromLog(ctx context.Context, path, route string) (*LogReport, error) {
 	var scoreSum float64
 	var latencies []float64
 	allCalls := 0
-	for rows.Next() {
-		var (
-			id, model, traceJSON string
-			status               int
-			cost                 int64
-			latency, score       sql.NullFloat64
-		)
-		if err := rows.Scan(&id, &model, &status, &cost, &latency, &traceJSON, &score); err != nil {
-			return nil, fmt.Errorf("eval: decision log %s: %w", path, err)
-		}
+	for i := range rows {
+		r := &rows[i]
 		rep.N++
-		total += catalog.Micros(cost)
-		var view trace.View
-		if err := json.Unmarshal([]byte(traceJSON), &view); err != nil {
-			return nil, fmt.Errorf("eval: decision log %s: decision %q: trace: %w", path, id, err)
-		}
-		for _, a := range view.Attempts {
+		total += r.cost
+		for _, a := range r.view.Attempts {
 			m := get(a.Model)
 			m.calls++
 			m.cost += a.CostMicros
 			allCalls++
 		}
-		if status >= 400 || model == "" {
+		if r.status >= 400 || r.model == "" {
 			rep.Failed++
 			continue
 		}
-		get(model).answered++
-		if latency.Valid {
-			latencies = append(latencies, latency.Float64)
+		get(r.model).answered++
+		if r.latency.Valid {
+			latencies = append(latencies, r.latency.Float64)
 		}
-		if score.Valid {
+		if r.score.Valid {
 			rep.WithFeedback++
-			scoreSum += score.Float64
-			get(model).scored++
-			get(model).score += score.Float64
+			scoreSum += r.score.Float64
+			get(r.model).scored++
+			get(r.model).score += r.score.Float64
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("eval: decision log %s: %w", path, err)
-	}
-	if rep.N == 0 {
-		if route != "" {
-			return nil, fmt.Errorf("eval: decision log %s has no decisions for route %q", path, route)
-		}
-		return nil, errors.New("eval: the decision log is empty")
 	}
 	rep.CostMicros, rep.CostUSD = int64(total), total.USD()
 	rep.CostPerRequestUSD = total.USD() / float64(rep.N)
@@ -177,5 +224,5 @@ func FromLog(ctx context.Context, path, route string) (*LogReport, error) {
 		}
 		rep.LatencyMS.Mean = s / float64(len(latencies))
 	}
-	return rep, nil
+	return rep
 }

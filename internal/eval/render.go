@@ -327,3 +327,86 @@ func WriteLogReport(w io.Writer, r *LogReport, format string) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// WriteRerunReport writes a re-run of logged traffic, side by side with
+// the traffic as logged, as a table, Markdown or JSON.
+func WriteRerunReport(w io.Writer, r *RerunReport, format string) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	md := format == "markdown"
+	b := &strings.Builder{}
+	scope := "all routes"
+	if r.LogRoute != "" {
+		scope = "route " + r.LogRoute
+	}
+	if md {
+		fmt.Fprintf(b, "# Logged traffic of %s in `%s` re-run through route `%s` of `%s`\n\n", scope, r.Source, r.Route, r.Config)
+	} else {
+		fmt.Fprintf(b, "logged traffic of %s in %s re-run through route %s of %s\n", scope, r.Source, r.Route, r.Config)
+	}
+	fmt.Fprintf(b, "  %d requests re-run, %d decisions without a logged request skipped; %d answered by the logged model again\n\n", r.Rerun.N, r.Skipped, r.SameModel)
+	l, s := r.Logged, &r.Rerun
+	lq := "n/a"
+	if l.Quality != nil {
+		lq = fmt.Sprintf("%.4f (%d scored)", *l.Quality, l.WithFeedback)
+	}
+	sq := "n/a"
+	if s.Labeled > 0 {
+		sq = fmt.Sprintf("%.4f (%d labeled, %d unlabeled)", s.Quality, s.Labeled, s.Unlabeled)
+	}
+	failed := fmt.Sprint(s.Failed)
+	if len(s.Errors) > 0 {
+		failed += " (" + errorList(s.Errors) + ")"
+	}
+	side := [][3]string{
+		{"requests", fmt.Sprint(l.N), fmt.Sprint(s.N)},
+		{"failed", fmt.Sprint(l.Failed), failed},
+		{"quality", lq, sq},
+		{"cost", usd(l.CostUSD), usd(s.CostUSD)},
+		{"cost per request", usd(l.CostPerRequestUSD), usd(s.CostPerRequestUSD)},
+		{"latency p50", ms(l.LatencyMS.P50), ms(s.LatencyMS.P50)},
+		{"latency p90", ms(l.LatencyMS.P90), ms(s.LatencyMS.P90)},
+		{"latency p99", ms(l.LatencyMS.P99), ms(s.LatencyMS.P99)},
+	}
+	models := map[string]bool{}
+	for name := range l.ByModel {
+		models[name] = true
+	}
+	for name := range s.ByModel {
+		models[name] = true
+	}
+	if md {
+		b.WriteString("| | logged | re-run |\n|---|---|---|\n")
+		for _, row := range side {
+			fmt.Fprintf(b, "| %s | %s | %s |\n", row[0], row[1], row[2])
+		}
+		b.WriteString("\n| model | logged answered | logged calls | logged cost | re-run answered | re-run calls | re-run cost |\n|---|---|---|---|---|---|---|\n")
+		for _, name := range sortedKeys(models) {
+			lm, sm := l.ByModel[name], s.ByModel[name]
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", name, pct(lm.AnsweredShare), pct(lm.CallShare), usd(lm.CostUSD),
+				pct(sm.AnsweredShare), pct(sm.CallShare), usd(sm.CostUSD))
+		}
+	} else {
+		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "\tlogged\tre-run\t")
+		for _, row := range side {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t\n", row[0], row[1], row[2])
+		}
+		tw.Flush()
+		b.WriteString("\n")
+		tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "model\tlogged answered\tcalls\tcost\tre-run answered\tcalls\tcost\t")
+		for _, name := range sortedKeys(models) {
+			lm, sm := l.ByModel[name], s.ByModel[name]
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, pct(lm.AnsweredShare), pct(lm.CallShare), usd(lm.CostUSD),
+				pct(sm.AnsweredShare), pct(sm.CallShare), usd(sm.CostUSD))
+		}
+		tw.Flush()
+	}
+	fmt.Fprintf(b, "\nnote: %s.\n", r.Note)
+	_, err := io.WriteString(w, b.String())
+	return err
+}

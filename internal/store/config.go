@@ -14,7 +14,7 @@ const (
 
 // Config is the store: block of the config file.
 //
-//	store: {driver: sqlite, path: sextant.db, queue: 4096, batch: 256, flush_every: 200ms}
+//	store: {driver: sqlite, path: sextant.db, queue: 4096, batch: 256, flush_every: 200ms, log_requests: false}
 type Config struct {
 	// Driver is "sqlite" (the default). PostgreSQL is planned.
 	Driver string `json:"driver,omitempty"`
@@ -27,6 +27,11 @@ type Config struct {
 	Batch      int           `json:"batch,omitempty"`
 	FlushEvery conf.Duration `json:"flush_every,omitempty"`
 	Attempts   int           `json:"attempts,omitempty"`
+	// LogRequests stores each request as served (Decision.Request) with
+	// its decision, so that `sextant eval --from-log` can re-run logged
+	// traffic through another route. Default false: the log then holds no
+	// prompts, which may carry personal data.
+	LogRequests bool `json:"log_requests"`
 }
 
 // DefaultPath is the SQLite file used when Config.Path is empty.

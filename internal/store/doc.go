@@ -27,6 +27,15 @@
 //	  batch: 256            # records per transaction
 //	  flush_every: 200ms    # longest wait before a partial batch is written
 //	  attempts: 4           # tries of a failing batch before it is dropped
+//	  log_requests: false   # also store each request as served (prompts!)
+//
+// With log_requests on, each Decision carries the request as served
+// (Decision.Request, the JSON of the llm.Request), so that `sextant eval
+// --from-log` can re-run logged traffic through another route config. It
+// is off by default because prompts may hold personal data; decisions
+// logged without it cannot be re-run. Schema version 2 added the column;
+// version 1 databases are migrated at open and their decisions have no
+// request.
 //
 // # Metrics
 //

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -35,6 +36,7 @@ func sampleDecision(id string) Decision {
 		CallerTier:   "pro",
 		Category:     "code",
 		Labels:       map[string]string{"app": "ide", "env": "test"},
+		Request:      json.RawMessage(`{"model":"auto","messages":[{"role":"user","content":"hi"}]}`),
 		Trace: trace.View{
 			Decisions: []trace.Decision{{
 				Node: "routes.auto.cascade", Kind: "cascade", Decision: "small",

@@ -18,7 +18,7 @@ import (
 // SchemaVersion is the schema version this build writes, kept in the
 // database's user_version. OpenSQLite migrates older databases up to it and
 // refuses newer ones.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // BusyTimeout is how long a statement waits for another connection's
 // (or process's) write lock before failing with SQLITE_BUSY.
@@ -65,14 +65,17 @@ var migrations = []string{
 		comment    TEXT    NOT NULL DEFAULT ''
 	);
 	CREATE INDEX feedback_request ON feedback (request_id, id);`,
+	// 2: the request as served (Decision.Request), JSON; NULL unless the
+	// store was configured with log_requests.
+	`ALTER TABLE decisions ADD COLUMN request TEXT;`,
 }
 
 const decisionColumns = `request_id, time_ns, route, model, status, error_type, error_message, stream,
 	prompt_tokens, completion_tokens, total_tokens, cached_tokens, reasoning_tokens, usage_estimated,
-	cost_micros, latency_ms, ttft_ms, caller_key, caller_tier, category, labels, trace`
+	cost_micros, latency_ms, ttft_ms, caller_key, caller_tier, category, labels, trace, request`
 
 var upsertDecision = `INSERT INTO decisions (` + decisionColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (request_id) DO UPDATE SET ` + upsertSet()
 
 func upsertSet() string {
@@ -237,12 +240,19 @@ func decisionArgs(d *Decision, now time.Time) ([]any, error) {
 	if err != nil {
 		return nil, invalidf("decision %q: trace: %v", d.RequestID, err)
 	}
+	var request any // NULL when not logged
+	if len(d.Request) > 0 {
+		if !json.Valid(d.Request) {
+			return nil, invalidf("decision %q: request: not valid JSON", d.RequestID)
+		}
+		request = string(d.Request)
+	}
 	u := d.Usage
 	return []any{
 		d.RequestID, t.UnixNano(), d.Route, d.Model, d.Status, d.ErrorType, d.ErrorMessage, d.Stream,
 		u.PromptTokens, u.CompletionTokens, u.TotalTokens, u.CachedTokens, u.ReasoningTokens, u.Estimated,
 		int64(d.CostMicros), finite(d.LatencyMS), finite(d.TTFTMS), d.CallerKey, d.CallerTier, d.Category,
-		labels, string(tr),
+		labels, string(tr), request,
 	}, nil
 }
 
@@ -261,14 +271,14 @@ func (s *SQLite) Decision(ctx context.Context, id string) (*Decision, error) {
 		d                Decision
 		timeNS, cost     int64
 		latency, ttft    sql.NullFloat64
-		labels           sql.NullString
+		labels, request  sql.NullString
 		traceJSON        string
 		stream, estimate bool
 	)
 	u := &d.Usage
 	err := row.Scan(&d.RequestID, &timeNS, &d.Route, &d.Model, &d.Status, &d.ErrorType, &d.ErrorMessage, &stream,
 		&u.PromptTokens, &u.CompletionTokens, &u.TotalTokens, &u.CachedTokens, &u.ReasoningTokens, &estimate,
-		&cost, &latency, &ttft, &d.CallerKey, &d.CallerTier, &d.Category, &labels, &traceJSON)
+		&cost, &latency, &ttft, &d.CallerKey, &d.CallerTier, &d.Category, &labels, &traceJSON, &request)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("decision %q: %w", id, ErrNotFound)
 	}
@@ -286,6 +296,9 @@ func (s *SQLite) Decision(ctx context.Context, id string) (*Decision, error) {
 	}
 	if err := json.Unmarshal([]byte(traceJSON), &d.Trace); err != nil {
 		return nil, fmt.Errorf("store: sqlite: decision %q: trace: %w", id, err)
+	}
+	if request.Valid {
+		d.Request = json.RawMessage(request.String)
 	}
 	return &d, nil
 }

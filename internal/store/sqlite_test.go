@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -250,7 +251,7 @@ func TestSQLiteReopenKeepsDataAndSchema(t *testing.T) {
 		t.Errorf("after reopen: %v", err)
 	}
 	checks := []struct{ query, want string }{
-		{"PRAGMA user_version", "1"},
+		{"PRAGMA user_version", "2"},
 		{"PRAGMA journal_mode", "wal"},
 		{"PRAGMA foreign_keys", "1"},
 		{"PRAGMA busy_timeout", "5000"},
@@ -264,6 +265,66 @@ func TestSQLiteReopenKeepsDataAndSchema(t *testing.T) {
 		if got != c.want {
 			t.Errorf("%s = %s, want %s", c.query, got, c.want)
 		}
+	}
+}
+
+// A database written by a schema version 1 build opens, migrates to
+// version 2 and keeps its decisions and feedback, which read back without
+// a request; new decisions can then carry one.
+func TestSQLiteMigratesV1ToV2(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v1.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		migrations[0],
+		`INSERT INTO decisions (request_id, time_ns, route, model, status, cost_micros, trace)
+			VALUES ('old', 1700000000000000000, 'auto', 'small', 200, 42, '{}')`,
+		`INSERT INTO feedback (request_id, time_ns, score) VALUES ('old', 1700000000000000001, 0.5)`,
+		"PRAGMA user_version = 1",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatalf("open v1 database: %v", err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	var v int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil || v != 2 {
+		t.Fatalf("user_version = %d (%v), want 2", v, err)
+	}
+	old, err := s.Decision(ctx, "old")
+	if err != nil {
+		t.Fatalf("v1 decision after migration: %v", err)
+	}
+	if old.Model != "small" || old.CostMicros != 42 || old.Request != nil {
+		t.Errorf("v1 decision = %+v, want model small, cost 42, no request", old)
+	}
+	if fb, err := s.Feedback(ctx, "old"); err != nil || len(fb) != 1 || *fb[0].Score != 0.5 {
+		t.Errorf("v1 feedback = %+v, %v", fb, err)
+	}
+	d := sampleDecision("new")
+	if err := s.WriteDecisions(ctx, []Decision{d}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Decision(ctx, "new")
+	if err != nil || string(got.Request) != string(d.Request) {
+		t.Fatalf("request after migration = %s, %v; want %s", got.Request, err, d.Request)
+	}
+}
+
+func TestSQLiteRejectsInvalidRequestJSON(t *testing.T) {
+	s, _ := openTestSQLite(t)
+	d := Decision{RequestID: "bad", Request: json.RawMessage(`{"model":`)}
+	if err := s.WriteDecisions(t.Context(), []Decision{d}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v, want ErrInvalid", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/sextant-router/sextant/internal/catalog"
@@ -51,6 +52,13 @@ type Decision struct {
 	Labels   map[string]string `json:"labels,omitempty"`
 	// Trace holds every node decision and model attempt.
 	Trace trace.View `json:"trace"`
+	// Request is the JSON of the llm.Request as served (messages,
+	// parameters, the route or model named), so that `sextant eval
+	// --from-log` can re-run it. It is set only when the store is
+	// configured with log_requests (off by default: prompts may hold
+	// personal data) and is nil otherwise. A Store refuses a Request that
+	// is not valid JSON (ErrInvalid).
+	Request json.RawMessage `json:"request,omitempty"`
 }
 
 // Feedback is a judgement of one request's answer, added after the fact by
