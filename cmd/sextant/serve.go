@@ -33,7 +33,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 
 	// One HTTP client for every snapshot, so reloads keep upstream
 	// connections warm.
-	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	client := &http.Client{Transport: config.UpstreamTransport()}
 	load := func() (*config.Snapshot, error) { return loadSnapshot(*configPath, getenv, client) }
 	snap, err := load()
 	if err != nil {

@@ -36,6 +36,18 @@ type Snapshot struct {
 	Keys map[string]Key
 }
 
+// UpstreamTransport is the HTTP transport for upstream calls: the default
+// transport with a pool large enough that a busy gateway reuses its
+// connections instead of dialing one per request (the default keeps only
+// two idle connections per host, which under load made most requests dial
+// anew and spent a fifth of the CPU in dialing).
+func UpstreamTransport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 1024
+	tr.MaxIdleConnsPerHost = 256
+	return tr
+}
+
 // BuildOptions carry what Build needs from the outside world.
 type BuildOptions struct {
 	// BaseDir resolves relative paths in provider options; default ".".
@@ -57,7 +69,7 @@ func Build(f *File, o BuildOptions) (*Snapshot, error) {
 		o.Getenv = os.Getenv
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		o.HTTPClient = &http.Client{Transport: UpstreamTransport()}
 	}
 	s := &Snapshot{File: f, Models: map[string]*catalog.Model{}, Targets: map[string]executor.Target{},
 		Routes: map[string]policy.Node{}, Direct: map[string]policy.Node{}, Keys: map[string]Key{}}
