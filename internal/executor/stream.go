@@ -185,3 +185,12 @@ func (m *metered) end(err error) {
 		})
 	})
 }
+
+// Buffered implements llm.Buffered for the upstream stream underneath.
+func (m *metered) Buffered() bool {
+	if m.pending != nil || m.pendingErr != nil {
+		return true
+	}
+	b, ok := m.s.(llm.Buffered)
+	return ok && !m.done && b.Buffered()
+}

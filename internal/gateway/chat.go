@@ -135,12 +135,18 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, x *engine.E
 	h.Set("Trailer", HeaderCost)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	send := func(frame []byte) error {
-		if len(frame) == 0 {
-			return nil
+	buffered, _ := st.(llm.Buffered)
+	// send writes frame and flushes unless the next chunk is already read
+	// ahead (then it goes out with it, saving a write per chunk); the last
+	// frame always flushes.
+	send := func(frame []byte, last bool) error {
+		if len(frame) > 0 {
+			if _, err := w.Write(frame); err != nil {
+				return err
+			}
 		}
-		if _, err := w.Write(frame); err != nil {
-			return err
+		if !last && buffered != nil && buffered.Buffered() {
+			return nil
 		}
 		return rc.Flush()
 	}
@@ -149,7 +155,7 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, x *engine.E
 		ch, err := st.Recv()
 		if errors.Is(err, io.EOF) {
 			st.Close() // record the attempt before its usage and cost are read
-			if send(enc.finish()) != nil {
+			if send(enc.finish(), true) != nil {
 				status, streamErr = 499, closedByClient(r)
 			}
 			break
@@ -164,7 +170,7 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, x *engine.E
 			}
 			status, streamErr = e.Status, e
 			if r.Context().Err() == nil || e.Status == http.StatusServiceUnavailable {
-				send(enc.fail(e))
+				send(enc.fail(e), true)
 			}
 			break
 		}
@@ -172,10 +178,10 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, x *engine.E
 		if err != nil {
 			e := &llm.Error{Status: http.StatusBadGateway, Type: llm.TypeUpstream, Message: "the model's stream could not be encoded", Cause: err}
 			status, streamErr = e.Status, e
-			send(enc.fail(e))
+			send(enc.fail(e), true)
 			break
 		}
-		if send(frame) != nil {
+		if send(frame, false) != nil {
 			// The write can fail before the server notices the closed
 			// connection and cancels the context, so ctx.Err() may still be
 			// nil here: the error must not be.

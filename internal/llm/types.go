@@ -259,3 +259,11 @@ type Stream interface {
 	Recv() (*Chunk, error)
 	Close() error
 }
+
+// Buffered is implemented by streams that can tell whether the next Recv
+// will return without waiting for the upstream. Writers use it to flush
+// only when the client would otherwise wait, instead of once per chunk.
+// False is always a safe answer.
+type Buffered interface {
+	Buffered() bool
+}

@@ -223,3 +223,19 @@ func (r *Reader) readLine() ([]byte, error) {
 
 // bom is the UTF-8 byte order mark, skipped once at the start of a stream.
 var bom = []byte("\xEF\xBB\xBF")
+
+// Buffered reports whether a whole event is already buffered, so that the
+// next Next returns without reading from the underlying reader: the bytes
+// read ahead hold a blank line, which ends an event. It may report false
+// when an event is in fact complete; it never reports true when one is not.
+func (r *Reader) Buffered() bool {
+	n := r.br.Buffered()
+	if n == 0 {
+		return false
+	}
+	buf, err := r.br.Peek(n)
+	if err != nil {
+		return false
+	}
+	return bytes.Contains(buf, []byte("\n\n")) || bytes.Contains(buf, []byte("\r\n\r\n")) || bytes.Contains(buf, []byte("\r\r"))
+}

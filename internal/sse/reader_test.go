@@ -185,3 +185,36 @@ func BenchmarkReader(b *testing.B) {
 		}
 	}
 }
+
+func TestBuffered(t *testing.T) {
+	tests := []struct {
+		name  string
+		input string
+		reads int // events to read first
+		want  bool
+	}{
+		{"nothing read yet", "data: a\n\ndata: b\n\n", 0, false},
+		{"second event buffered", "data: a\n\ndata: b\n\n", 1, true},
+		{"partial event buffered", "data: a\n\ndata: b\n", 1, false},
+		{"crlf event buffered", "data: a\r\n\r\ndata: b\r\n\r\n", 1, true},
+		{"all consumed", "data: a\n\n", 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := NewReader(strings.NewReader(tt.input))
+			for range tt.reads {
+				if _, err := r.Next(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := r.Buffered(); got != tt.want {
+				t.Errorf("Buffered() = %v, want %v", got, tt.want)
+			}
+			if tt.want {
+				if _, err := r.Next(); err != nil {
+					t.Errorf("a buffered event did not read: %v", err)
+				}
+			}
+		})
+	}
+}

@@ -92,3 +92,6 @@ func (s *stream) next() (*llm.Chunk, error) {
 func (s *stream) Close() error { return s.body.Close() }
 
 var _ llm.Stream = (*stream)(nil)
+
+// Buffered implements llm.Buffered: a next chunk is already read ahead.
+func (s *stream) Buffered() bool { return s.events.Buffered() }
