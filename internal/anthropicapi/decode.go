@@ -8,6 +8,7 @@ import (
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/sextant-router/sextant/internal/jsonname"
 	"github.com/sextant-router/sextant/internal/llm"
 )
 
@@ -338,7 +339,7 @@ func addImage(bp string, b *wireBlock, m *llm.Message) *llm.Error {
 	case len(b.Source) == 0:
 		return missing(sp)
 	case k != '{':
-		return wrongType(sp, "an object", kindName(k))
+		return wrongType(sp, "an object", jsonname.Kind(k))
 	}
 	var s wireImageSource
 	if err := json.Unmarshal(b.Source, &s, decodeOptions); err != nil {
@@ -386,7 +387,7 @@ func addToolUse(bp string, b *wireBlock, m *llm.Message) *llm.Error {
 	case len(b.Input) == 0:
 		return missing(ip)
 	case k != '{':
-		return wrongType(ip, "an object", kindName(k))
+		return wrongType(ip, "an object", jsonname.Kind(k))
 	}
 	args := b.Input.Clone()
 	if err := args.Compact(); err != nil {
@@ -430,7 +431,7 @@ func toolResult(bp string, b *wireBlock) (llm.Message, *llm.Error) {
 			}
 		}
 	default:
-		return t, wrongType(cp, "a string or an array of content blocks", kindName(k))
+		return t, wrongType(cp, "a string or an array of content blocks", jsonname.Kind(k))
 	}
 	if b.IsError != nil && *b.IsError {
 		t.Content = toolErrorPrefix + t.Content
@@ -470,7 +471,7 @@ func decodeTools(tools []*wireTool) ([]llm.Tool, *llm.Error) {
 		case len(t.InputSchema) == 0 || k == 'n':
 			return nil, missing(sp)
 		case k != '{':
-			return nil, wrongType(sp, "an object", kindName(k))
+			return nil, wrongType(sp, "an object", jsonname.Kind(k))
 		}
 		out[i] = llm.Tool{Type: "function", Function: llm.FunctionDef{
 			Name: t.Name, Description: t.Description, Parameters: []byte(t.InputSchema), Strict: t.Strict}}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -12,6 +11,7 @@ import (
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/sextant-router/sextant/internal/jsonname"
 	"github.com/sextant-router/sextant/internal/llm"
 )
 
@@ -95,7 +95,7 @@ func jsonError(err error, prefix string, body []byte) *llm.Error {
 	var sem *json.SemanticError
 	if errors.As(err, &sem) {
 		param := paramOf(prefix, sem.JSONPointer)
-		got := kindName(sem.JSONKind)
+		got := jsonname.Kind(sem.JSONKind)
 		if param == "" {
 			return invalid(CodeInvalidType, "", "The request body must be a JSON object, but got %s", got)
 		}
@@ -109,7 +109,7 @@ func jsonError(err error, prefix string, body []byte) *llm.Error {
 			}
 			return wrongType(param, we.want, got)
 		}
-		want := typeName(sem.GoType)
+		want := jsonname.Type(sem.GoType)
 		if sem.JSONKind == '0' && want == "a number" {
 			return invalid(CodeInvalidValue, param, "Number out of range")
 		}
@@ -166,51 +166,6 @@ func cutParam(s string) string {
 		cut--
 	}
 	return s[:cut] + "..."
-}
-
-// kindName names a JSON kind for an error message.
-func kindName(k jsontext.Kind) string {
-	switch k {
-	case 'n':
-		return "null"
-	case 't', 'f':
-		return "a boolean"
-	case '"':
-		return "a string"
-	case '0':
-		return "a number"
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	}
-	return "an invalid value"
-}
-
-// typeName names the JSON type that a Go type decodes from.
-func typeName(t reflect.Type) string {
-	for t != nil && t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t == nil {
-		return "a valid value"
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	}
-	return "a valid value"
 }
 
 // wireErrorBody is Anthropic's error envelope.

@@ -10,6 +10,7 @@ import (
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/sextant-router/sextant/internal/jsonname"
 	"github.com/sextant-router/sextant/internal/llm"
 )
 
@@ -452,7 +453,7 @@ func decodeTools(tools []*wireTool) ([]llm.Tool, *llm.Error) {
 		case len(params) == 0 || k == 'n':
 			params = nil
 		case k != '{':
-			return nil, wrongType(tp+".function.parameters", "an object", kindName(k))
+			return nil, wrongType(tp+".function.parameters", "an object", jsonname.Kind(k))
 		}
 		out[i] = llm.Tool{Type: "function", Function: llm.FunctionDef{
 			Name: f.Name, Description: f.Description, Parameters: []byte(params), Strict: f.Strict}}
@@ -571,7 +572,7 @@ func decodeResponseFormat(rf *wireResponseFormat) (*llm.ResponseFormat, *llm.Err
 	case len(raw) == 0 || k == 'n':
 		return nil, missing(sp)
 	case k != '{':
-		return nil, wrongType(sp, "an object", kindName(k))
+		return nil, wrongType(sp, "an object", jsonname.Kind(k))
 	}
 	var s wireJSONSchema
 	if err := json.Unmarshal(raw, &s, decodeOptions); err != nil {
@@ -587,7 +588,7 @@ func decodeResponseFormat(rf *wireResponseFormat) (*llm.ResponseFormat, *llm.Err
 	case len(s.Schema) == 0 || k == 'n':
 		return nil, missing(sp + ".schema")
 	case k != '{':
-		return nil, wrongType(sp+".schema", "an object", kindName(k))
+		return nil, wrongType(sp+".schema", "an object", jsonname.Kind(k))
 	}
 	return &llm.ResponseFormat{Type: rf.Type, JSONSchema: []byte(raw)}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/sextant-router/sextant/internal/jsonname"
 	"github.com/sextant-router/sextant/internal/llm"
 )
 
@@ -75,7 +76,7 @@ func DecodeEmbeddingsRequest(body []byte) (*llm.EmbedRequest, string, error) {
 			req.Input = append(req.Input, s)
 		}
 	default:
-		return nil, "", wrongType("input", "a string or an array of strings", kindName(w.Input.Kind()))
+		return nil, "", wrongType("input", "a string or an array of strings", jsonname.Kind(w.Input.Kind()))
 	}
 	if len(req.Input) == 0 {
 		return nil, "", emptyArray("input")
