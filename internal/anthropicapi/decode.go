@@ -232,7 +232,7 @@ func decodeMessage(i int, m *wireMessage, out []llm.Message) ([]llm.Message, *ll
 	case "":
 		return nil, missing(p + ".role")
 	default:
-		return nil, invalid(CodeInvalidValue, p+".role", "Input should be 'user' or 'assistant', but got %s", quote(m.Role))
+		return nil, invalid(CodeInvalidValue, p+".role", "Input should be 'user' or 'assistant', but got %s", jsonname.Quote(m.Role))
 	}
 	cp := p + ".content"
 	switch m.Content.kind {
@@ -317,7 +317,7 @@ func checkBlockType(bp string, b *wireBlock, role string, allowed ...string) *ll
 		return invalid(CodeInvalidValue, tp, "%s blocks are not allowed in %s content", b.Type, role)
 	}
 	return invalid(CodeInvalidValue, tp, "Input tag %s does not match any of the expected tags: %s",
-		quote(b.Type), "'"+strings.Join(allowed, "', '")+"'")
+		jsonname.Quote(b.Type), "'"+strings.Join(allowed, "', '")+"'")
 }
 
 // addText appends a text block to m: its text to m.Content and a text part
@@ -352,7 +352,7 @@ func addImage(bp string, b *wireBlock, m *llm.Message) *llm.Error {
 		case s.MediaType == "":
 			return missing(sp + ".media_type")
 		case !slices.Contains(imageMediaTypes, s.MediaType):
-			return invalid(CodeInvalidValue, sp+".media_type", "Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp', but got %s", quote(s.MediaType))
+			return invalid(CodeInvalidValue, sp+".media_type", "Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp', but got %s", jsonname.Quote(s.MediaType))
 		case s.Data == "":
 			return missing(sp + ".data")
 		}
@@ -367,7 +367,7 @@ func addImage(bp string, b *wireBlock, m *llm.Message) *llm.Error {
 	case "":
 		return missing(sp + ".type")
 	default:
-		return invalid(CodeInvalidValue, sp+".type", "Input tag %s does not match any of the expected tags: 'base64', 'url'", quote(s.Type))
+		return invalid(CodeInvalidValue, sp+".type", "Input tag %s does not match any of the expected tags: 'base64', 'url'", jsonname.Quote(s.Type))
 	}
 	m.Parts = append(m.Parts, llm.ContentPart{Type: "image_url", ImageURL: url})
 	return nil
@@ -456,14 +456,14 @@ func decodeTools(tools []*wireTool) ([]llm.Tool, *llm.Error) {
 		}
 		if t.Type != "" && t.Type != "custom" {
 			return nil, invalid(CodeUnsupportedValue, tp+".type",
-				"%s is an Anthropic server tool, which this gateway does not run; declare client tools with name, description and input_schema", quote(t.Type))
+				"%s is an Anthropic server tool, which this gateway does not run; declare client tools with name, description and input_schema", jsonname.Quote(t.Type))
 		}
 		if e := checkName(tp+".name", t.Name); e != nil {
 			return nil, e
 		}
 		for j := range i {
 			if out[j].Function.Name == t.Name {
-				return nil, invalid(CodeInvalidValue, tp+".name", "Tool names must be unique; %s is already the name of tools.%d", quote(t.Name), j)
+				return nil, invalid(CodeInvalidValue, tp+".name", "Tool names must be unique; %s is already the name of tools.%d", jsonname.Quote(t.Name), j)
 			}
 		}
 		sp := tp + ".input_schema"
@@ -491,7 +491,7 @@ func checkName(param, name string) *llm.Error {
 		valid = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-'
 	}
 	if !valid {
-		return invalid(CodeInvalidValue, param, "String should match pattern '^[a-zA-Z0-9_-]{1,64}$', but got %s", quote(name))
+		return invalid(CodeInvalidValue, param, "String should match pattern '^[a-zA-Z0-9_-]{1,64}$', but got %s", jsonname.Quote(name))
 	}
 	return nil
 }
@@ -521,7 +521,7 @@ func decodeToolChoice(c *wireToolChoice, tools []llm.Tool) ([]byte, *bool, *llm.
 			return nil, nil, missing(param + ".name")
 		}
 		if !slices.ContainsFunc(tools, func(t llm.Tool) bool { return t.Function.Name == c.Name }) {
-			return nil, nil, invalid(CodeInvalidValue, param+".name", "No tool named %s is declared in 'tools'", quote(c.Name))
+			return nil, nil, invalid(CodeInvalidValue, param+".name", "No tool named %s is declared in 'tools'", jsonname.Quote(c.Name))
 		}
 		choice = append([]byte(nil), `{"type":"function","function":{"name":`...)
 		choice, _ = jsontext.AppendQuote(choice, c.Name) // valid: it matched a declared name
@@ -530,7 +530,7 @@ func decodeToolChoice(c *wireToolChoice, tools []llm.Tool) ([]byte, *bool, *llm.
 		return nil, nil, missing(param + ".type")
 	default:
 		return nil, nil, invalid(CodeInvalidValue, param+".type",
-			"Input tag %s does not match any of the expected tags: 'auto', 'any', 'tool', 'none'", quote(c.Type))
+			"Input tag %s does not match any of the expected tags: 'auto', 'any', 'tool', 'none'", jsonname.Quote(c.Type))
 	}
 	var parallel *bool
 	if c.DisableParallelToolUse != nil && *c.DisableParallelToolUse && c.Type != "none" {

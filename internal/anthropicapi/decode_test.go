@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sextant-router/sextant/internal/jsonname"
 	"github.com/sextant-router/sextant/internal/llm"
 )
 
@@ -286,7 +287,7 @@ func TestDecodeErrorEchoIsBounded(t *testing.T) {
 		t.Errorf("message is %d bytes long", len(e.Message))
 	}
 	_, err = DecodeMessagesRequest([]byte(body(`"metadata":{"` + long + `":1,"` + long + `":2}`)))
-	if e := checkCallerError(t, err); len(e.Param) > maxParamPath+len("...") {
+	if e := checkCallerError(t, err); len(e.Param) > jsonname.MaxPath+len("...") {
 		t.Errorf("param is %d bytes long", len(e.Param))
 	}
 }

@@ -4,9 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -85,7 +83,7 @@ func jsonError(err error, prefix string, body []byte) *llm.Error {
 				where = "'" + parent + "'"
 			}
 			return invalid(CodeDuplicateKey, param, "Duplicate key %s in %s; each key may appear only once",
-				quote(syn.JSONPointer.LastToken()), where)
+				jsonname.Quote(syn.JSONPointer.LastToken()), where)
 		case errors.Is(err, io.ErrUnexpectedEOF) && len(strings.TrimSpace(string(body))) == 0:
 			return invalid(CodeInvalidJSON, "", "The request body is empty; expected a JSON object")
 		}
@@ -120,25 +118,6 @@ func jsonError(err error, prefix string, body []byte) *llm.Error {
 	return invalid(CodeInvalidJSON, prefix, "The request body is not valid JSON: %v", err)
 }
 
-// Client strings echoed in messages and parameter paths are cut short, so
-// that an error never repeats a megabyte of the request back.
-const (
-	maxEcho      = 64  // runes of a quoted value
-	maxParamPath = 256 // bytes of a parameter path
-)
-
-// quote returns s as a Go-quoted string, cut to maxEcho runes.
-func quote(s string) string {
-	n := 0
-	for i := range s {
-		if n == maxEcho {
-			return strconv.Quote(s[:i]) + "..."
-		}
-		n++
-	}
-	return strconv.Quote(s)
-}
-
 // paramOf renders a JSON pointer below prefix as a parameter path in
 // Anthropic's style: "/messages/2/content/0" becomes "messages.2.content.0".
 func paramOf(prefix string, p jsontext.Pointer) string {
@@ -153,19 +132,7 @@ func paramOf(prefix string, p jsontext.Pointer) string {
 		}
 		b.WriteString(tok)
 	}
-	return cutParam(b.String())
-}
-
-// cutParam cuts a parameter path to maxParamPath bytes on a rune boundary.
-func cutParam(s string) string {
-	if len(s) <= maxParamPath {
-		return s
-	}
-	cut := maxParamPath
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
+	return jsonname.CutPath(b.String())
 }
 
 // wireErrorBody is Anthropic's error envelope.

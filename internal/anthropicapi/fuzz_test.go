@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/sextant-router/sextant/internal/jsonname"
 	"github.com/sextant-router/sextant/internal/llm"
 )
 
@@ -48,7 +49,7 @@ func FuzzDecodeMessagesRequest(f *testing.F) {
 			if req != nil {
 				t.Fatalf("request %+v returned with error %v", req, err)
 			}
-			if len(e.Param) > maxParamPath+len("...") {
+			if len(e.Param) > jsonname.MaxPath+len("...") {
 				t.Fatalf("param is %d bytes long", len(e.Param))
 			}
 			if w := EncodeError(e); !stdjson.Valid(w) {

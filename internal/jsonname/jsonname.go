@@ -1,10 +1,12 @@
-// Package jsonname names JSON kinds and the JSON types Go types decode
-// from, for error messages of the client API codecs ("expected a string,
-// got a number").
+// Package jsonname words the client API codecs' error messages: it names
+// JSON kinds and the JSON types Go types decode from ("expected a string,
+// got a number") and cuts echoed values and parameter paths short.
 package jsonname
 
 import (
 	"reflect"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -52,4 +54,35 @@ func Type(t reflect.Type) string {
 		return "an object"
 	}
 	return "a valid value"
+}
+
+// Client strings echoed in messages and parameter paths are cut short, so
+// that an error never repeats a megabyte of the request back.
+const (
+	maxEcho = 64  // runes of a quoted value
+	MaxPath = 256 // bytes of a parameter path; longer ones are cut and end in "..."
+)
+
+// Quote returns s as a Go-quoted string, cut to 64 runes.
+func Quote(s string) string {
+	n := 0
+	for i := range s {
+		if n == maxEcho {
+			return strconv.Quote(s[:i]) + "..."
+		}
+		n++
+	}
+	return strconv.Quote(s)
+}
+
+// CutPath cuts a parameter path to 256 bytes on a rune boundary.
+func CutPath(s string) string {
+	if len(s) <= MaxPath {
+		return s
+	}
+	cut := MaxPath
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }

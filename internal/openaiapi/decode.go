@@ -229,7 +229,7 @@ func decodeMessage(i int, m *wireMessage, out *llm.Message) *llm.Error {
 			"Role 'function' belongs to the deprecated function-calling API, which is not supported; send tool results as role 'tool' with a 'tool_call_id'.")
 	default:
 		return invalid(CodeInvalidValue, p+".role",
-			"Invalid value for '%s.role': %s. Supported values are: 'system', 'developer', 'user', 'assistant' and 'tool'.", p, quote(m.Role))
+			"Invalid value for '%s.role': %s. Supported values are: 'system', 'developer', 'user', 'assistant' and 'tool'.", p, jsonname.Quote(m.Role))
 	}
 	if m.FunctionCall.set {
 		return invalid(CodeUnsupportedParameter, p+".function_call",
@@ -327,7 +327,7 @@ func decodeParts(p, role string, parts []*wirePart, out *llm.Message) *llm.Error
 			case "", "auto", "low", "high":
 			default:
 				return invalid(CodeInvalidValue, pp+".image_url.detail",
-					"Invalid value for '%s.image_url.detail': %s. Supported values are: 'auto', 'low' and 'high'.", pp, quote(img.Detail))
+					"Invalid value for '%s.image_url.detail': %s. Supported values are: 'auto', 'low' and 'high'.", pp, jsonname.Quote(img.Detail))
 			}
 			out.Parts = append(out.Parts, llm.ContentPart{Type: partImageURL, ImageURL: img.URL, Detail: img.Detail})
 		case partRefusal:
@@ -373,7 +373,7 @@ func partAllowed(pp, role, typ string) *llm.Error {
 		return missing(pp + ".type")
 	}
 	return invalid(CodeInvalidValue, pp+".type",
-		"Invalid value for '%s.type': %s. Content parts of %s messages may be of type %s.", pp, quote(typ), role, supported)
+		"Invalid value for '%s.type': %s. Content parts of %s messages may be of type %s.", pp, jsonname.Quote(typ), role, supported)
 }
 
 func decodeToolCalls(p string, calls []*wireToolCall) ([]llm.ToolCall, *llm.Error) {
@@ -415,7 +415,7 @@ func checkToolType(param, typ string, optional bool) *llm.Error {
 	case typ == "custom":
 		return invalid(CodeUnsupportedValue, param, "Tools of type 'custom' are not supported; use type 'function'.")
 	}
-	return invalid(CodeInvalidValue, param, "Invalid value for '%s': %s. Supported values are: 'function'.", param, quote(typ))
+	return invalid(CodeInvalidValue, param, "Invalid value for '%s': %s. Supported values are: 'function'.", param, jsonname.Quote(typ))
 }
 
 func decodeTools(tools []*wireTool) ([]llm.Tool, *llm.Error) {
@@ -445,7 +445,7 @@ func decodeTools(tools []*wireTool) ([]llm.Tool, *llm.Error) {
 		for j := range i {
 			if out[j].Function.Name == f.Name {
 				return nil, invalid(CodeInvalidValue, tp+".function.name",
-					"Invalid value for '%s.function.name': %s is already the name of tools[%d]; tool names must be unique.", tp, quote(f.Name), j)
+					"Invalid value for '%s.function.name': %s is already the name of tools[%d]; tool names must be unique.", tp, jsonname.Quote(f.Name), j)
 			}
 		}
 		params := f.Parameters
@@ -474,7 +474,7 @@ func checkName(param, name string) *llm.Error {
 	}
 	if !valid {
 		return invalid(CodeInvalidValue, param,
-			"Invalid '%s': %s does not match '^[a-zA-Z0-9_-]{1,64}$'.", param, quote(name))
+			"Invalid '%s': %s does not match '^[a-zA-Z0-9_-]{1,64}$'.", param, jsonname.Quote(name))
 	}
 	return nil
 }
@@ -495,7 +495,7 @@ func (c *wireToolChoice) decode(tools []llm.Tool) ([]byte, *llm.Error) {
 			}
 		default:
 			return nil, invalid(CodeInvalidValue, param,
-				"Invalid value for 'tool_choice': %s. Supported values are: 'none', 'auto', 'required' or an object naming a function.", quote(c.mode))
+				"Invalid value for 'tool_choice': %s. Supported values are: 'none', 'auto', 'required' or an object naming a function.", jsonname.Quote(c.mode))
 		}
 		return []byte(`"` + c.mode + `"`), nil
 	case '{':
@@ -508,7 +508,7 @@ func (c *wireToolChoice) decode(tools []llm.Tool) ([]byte, *llm.Error) {
 				"A 'tool_choice' of type '%s' is not supported; name a function with {\"type\": \"function\", \"function\": {\"name\": ...}}.", t)
 		default:
 			return nil, invalid(CodeInvalidValue, param+".type",
-				"Invalid value for 'tool_choice.type': %s. Supported values are: 'function'.", quote(t))
+				"Invalid value for 'tool_choice.type': %s. Supported values are: 'function'.", jsonname.Quote(t))
 		}
 		switch {
 		case c.obj.Function == nil:
@@ -519,7 +519,7 @@ func (c *wireToolChoice) decode(tools []llm.Tool) ([]byte, *llm.Error) {
 		name := c.obj.Function.Name
 		if !slices.ContainsFunc(tools, func(t llm.Tool) bool { return t.Function.Name == name }) {
 			return nil, invalid(CodeInvalidValue, param+".function.name",
-				"Invalid value for 'tool_choice.function.name': no function named %s is declared in 'tools'.", quote(name))
+				"Invalid value for 'tool_choice.function.name': no function named %s is declared in 'tools'.", jsonname.Quote(name))
 		}
 		b := append([]byte(nil), `{"type":"function","function":{"name":`...)
 		b, _ = jsontext.AppendQuote(b, name) // valid UTF-8: it matched a declared name
@@ -564,7 +564,7 @@ func decodeResponseFormat(rf *wireResponseFormat) (*llm.ResponseFormat, *llm.Err
 		return nil, missing(param + ".type")
 	default:
 		return nil, invalid(CodeInvalidValue, param+".type",
-			"Invalid value for 'response_format.type': %s. Supported values are: 'text', 'json_object' and 'json_schema'.", quote(rf.Type))
+			"Invalid value for 'response_format.type': %s. Supported values are: 'text', 'json_object' and 'json_schema'.", jsonname.Quote(rf.Type))
 	}
 	const sp = param + ".json_schema"
 	raw := rf.JSONSchema
@@ -605,11 +605,11 @@ func checkMetadata(m map[string]string) *llm.Error {
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if n := utf8.RuneCountInString(k); n > maxMetadataKey {
 			return invalid(CodeInvalidValue, param,
-				"Invalid 'metadata': key %s is %d characters long; keys may have at most %d.", quote(k), n, maxMetadataKey)
+				"Invalid 'metadata': key %s is %d characters long; keys may have at most %d.", jsonname.Quote(k), n, maxMetadataKey)
 		}
 		if n := utf8.RuneCountInString(m[k]); n > maxMetadataValue {
 			return invalid(CodeInvalidValue, param,
-				"Invalid 'metadata': the value of key %s is %d characters long; values may have at most %d.", quote(k), n, maxMetadataValue)
+				"Invalid 'metadata': the value of key %s is %d characters long; values may have at most %d.", jsonname.Quote(k), n, maxMetadataValue)
 		}
 	}
 	return nil

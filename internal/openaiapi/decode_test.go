@@ -9,6 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/sextant-router/sextant/internal/jsonname"
 	"github.com/sextant-router/sextant/internal/llm"
 )
 
@@ -626,7 +627,7 @@ func TestDecodeChatRequestEchoIsBounded(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := DecodeChatRequest([]byte(tt.body))
 			e := checkCallerError(t, err)
-			if len(e.Message) > 1024 || len(e.Param) > maxParamPath+len("...") {
+			if len(e.Message) > 1024 || len(e.Param) > jsonname.MaxPath+len("...") {
 				t.Errorf("message is %d bytes, param %d bytes", len(e.Message), len(e.Param))
 			}
 			if !utf8.ValidString(e.Message) || !utf8.ValidString(e.Param) {

@@ -100,7 +100,7 @@ func DecodeEmbeddingsRequest(body []byte) (*llm.EmbedRequest, string, error) {
 		w.EncodingFormat = EncodingFloat
 	case EncodingBase64:
 	default:
-		return nil, "", invalid(CodeInvalidValue, "encoding_format", "encoding_format must be \"float\" or \"base64\", got %s.", quote(w.EncodingFormat))
+		return nil, "", invalid(CodeInvalidValue, "encoding_format", "encoding_format must be \"float\" or \"base64\", got %s.", jsonname.Quote(w.EncodingFormat))
 	}
 	return req, w.EncodingFormat, nil
 }
