@@ -54,6 +54,10 @@ type Inbound struct {
 	Caller  policy.Caller
 	Header  http.Header
 	Start   time.Time
+	// Snapshot is the config the request was decoded and authenticated
+	// on; nil means the current one. Passing it keeps a reload between
+	// authentication and routing from mixing two configs.
+	Snapshot *config.Snapshot
 }
 
 // Exchange is one request in progress. The caller must call Finish exactly
@@ -81,7 +85,10 @@ type Exchange struct {
 // outcome or the error; ctx bounds the whole exchange, so a stream must be
 // read before ctx ends.
 func (e *Engine) Chat(ctx context.Context, in Inbound) *Exchange {
-	snap := e.snap.Load()
+	snap := in.Snapshot
+	if snap == nil {
+		snap = e.snap.Load()
+	}
 	if in.Start.IsZero() {
 		in.Start = time.Now()
 	}

@@ -86,7 +86,7 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, api clientAPI
 		return
 	}
 	requestModel := req.Model
-	in := engine.Inbound{ID: RequestID(r.Context()), Request: req, Caller: caller, Header: allowedHeaders(snap, r.Header), Start: start}
+	in := engine.Inbound{ID: RequestID(r.Context()), Request: req, Caller: caller, Header: allowedHeaders(snap, r.Header), Start: start, Snapshot: snap}
 	x := s.engine.Chat(r.Context(), in)
 	w.Header().Set(HeaderRoute, x.Route)
 	if x.Err != nil {
