@@ -113,7 +113,7 @@ func Build(f *File, o BuildOptions) (*Snapshot, error) {
 		add(conf.Errorf("models", "at least one model is required"))
 	}
 
-	b := &builder{models: s.Models}
+	b := &builder{models: s.Models, baseDir: o.BaseDir}
 	for _, name := range s.Order {
 		node, err := b.Build(conf.Join("models", name), mustJSON(name))
 		if err != nil {
@@ -297,10 +297,22 @@ func validateExecutor(e *Executor) error {
 
 // builder implements policy.Builder over a catalog.
 type builder struct {
-	models map[string]*catalog.Model
+	models  map[string]*catalog.Model
+	baseDir string
 }
 
 func (b *builder) HasModel(name string) bool { _, ok := b.models[name]; return ok }
+
+func (b *builder) Model(name string) (*catalog.Model, bool) { m, ok := b.models[name]; return m, ok }
+
+// Path resolves p against the config file's directory; absolute paths and
+// "builtin:" names are returned as they are.
+func (b *builder) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) || strings.HasPrefix(p, "builtin:") {
+		return p
+	}
+	return filepath.Join(b.baseDir, p)
+}
 
 // Build builds a subtree: a JSON string names a model, an object has one key
 // naming a registered kind.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sextant-router/sextant/internal/catalog"
 	"github.com/sextant-router/sextant/internal/conf"
 	"github.com/sextant-router/sextant/internal/llm"
 	"github.com/sextant-router/sextant/internal/policy"
@@ -481,3 +482,7 @@ func TestProgress(t *testing.T) {
 		t.Fatalf("progress %d/%d", last, total)
 	}
 }
+
+func (nameBuilder) Model(string) (*catalog.Model, bool) { return nil, false }
+
+func (nameBuilder) Path(p string) string { return p }

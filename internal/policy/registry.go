@@ -2,9 +2,12 @@ package policy
 
 import (
 	"encoding/json"
+
 	"fmt"
 	"sort"
 	"sync"
+
+	"github.com/sextant-router/sextant/internal/catalog"
 )
 
 // Builder builds subtrees while a node kind builds itself.
@@ -15,6 +18,13 @@ type Builder interface {
 	Build(path string, raw json.RawMessage) (Node, error)
 	// HasModel reports whether the catalog has a model called name.
 	HasModel(name string) bool
+	// Model returns the catalog entry of name (its price and
+	// capabilities, e.g. to order candidates by cost).
+	Model(name string) (*catalog.Model, bool)
+	// Path resolves a file path from the config (a model file, a data
+	// set) against the config file's directory. Absolute paths and
+	// "builtin:NAME" are returned unchanged.
+	Path(p string) string
 }
 
 // Factory builds a node of one kind from its config block raw, found at

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sextant-router/sextant/internal/catalog"
 	"github.com/sextant-router/sextant/internal/conf"
 	"github.com/sextant-router/sextant/internal/llm"
 	"github.com/sextant-router/sextant/internal/policy"
@@ -122,3 +123,7 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+func (*builder) Model(string) (*catalog.Model, bool) { return nil, false }
+
+func (*builder) Path(p string) string { return p }

@@ -62,3 +62,7 @@ func TestServeCallsTheModel(t *testing.T) {
 		t.Errorf("decisions = %+v", d)
 	}
 }
+
+func (builder) Model(string) (*catalog.Model, bool) { return nil, false }
+
+func (builder) Path(p string) string { return p }

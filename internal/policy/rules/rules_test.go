@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/sextant-router/sextant/internal/catalog"
 	"github.com/sextant-router/sextant/internal/conf"
 	"github.com/sextant-router/sextant/internal/llm"
 	"github.com/sextant-router/sextant/internal/policy"
@@ -548,3 +549,7 @@ default: small
 		}
 	}
 }
+
+func (testBuilder) Model(string) (*catalog.Model, bool) { return nil, false }
+
+func (testBuilder) Path(p string) string { return p }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sextant-router/sextant/internal/catalog"
 	"github.com/sextant-router/sextant/internal/conf"
 	"github.com/sextant-router/sextant/internal/eval/knob"
 	"github.com/sextant-router/sextant/internal/llm"
@@ -249,3 +250,7 @@ func FuzzConfig(f *testing.F) {
 		}
 	})
 }
+
+func (builder) Model(string) (*catalog.Model, bool) { return nil, false }
+
+func (builder) Path(p string) string { return p }
