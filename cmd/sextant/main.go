@@ -5,6 +5,8 @@
 //	sextant config check FILE
 //	sextant eval --config FILE --route NAME --dataset FILE.jsonl [--sweep [SPEC]]
 //	sextant calibrate --config FILE --route NAME --dataset FILE.jsonl --target-strong-share X
+//	sextant top [--addr URL] [--window 5m]
+//	sextant train --kind classifier|winrate|gate --data FILE [--data FILE ...] --out MODEL
 package main
 
 import (
@@ -27,6 +29,12 @@ Usage:
                                                      evaluate a route offline on recorded answers
   sextant calibrate --config FILE --route NAME --dataset FILE.jsonl --target-strong-share X
                                                      find the knob value that hits a strong-call or cost share
+  sextant top [--addr URL] [--window 5m] [--interval 2s] [--once]
+                                                     live numbers of a running server in the terminal
+                                                     (admin key from SEXTANT_ADMIN_KEY)
+  sextant train --kind classifier|winrate|gate --data FILE [--data FILE ...] --out MODEL [--folds 5] [--valid 0.2]
+                                                     train a classifier, win-rate or gate model from recorded data,
+                                                     labelled text or the decision log with feedback
 `
 
 func main() {
@@ -53,6 +61,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = evalCmd(ctx, args[1:], stdout, stderr)
 	case "calibrate":
 		err = calibrateCmd(ctx, args[1:], stdout, stderr)
+	case "top":
+		err = topCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "train":
+		err = trainCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -12,13 +12,20 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/sextant-router/sextant/internal/config"
 	"github.com/sextant-router/sextant/internal/engine"
 	"github.com/sextant-router/sextant/internal/gateway"
+	"github.com/sextant-router/sextant/internal/health"
 	_ "github.com/sextant-router/sextant/internal/kinds"
+	"github.com/sextant-router/sextant/internal/metrics"
 	"github.com/sextant-router/sextant/internal/reload"
 	"github.com/sextant-router/sextant/internal/store"
+	"github.com/sextant-router/sextant/internal/telemetry"
 	"github.com/sextant-router/sextant/internal/tokens"
+	"github.com/sextant-router/sextant/internal/ui"
 )
 
 func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
@@ -46,8 +53,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		return fmt.Errorf("open decision log %s: %w", snap.File.Store.Path, err)
 	}
 	log := store.NewLog(db, snap.File.Store.LogOptions(logger))
-	eng := engine.New(snap, log)
-	gw := gateway.New(eng, log, logger)
+	obs, err := observability(snap, log, logger)
+	if err != nil {
+		return err
+	}
+	eng := engine.New(snap, log, obs.observers...)
+	gw := gateway.New(eng, log, logger, obs.gatewayOptions(eng, log)...)
 
 	// Reload on SIGHUP and config file changes; the store and the listen
 	// address are fixed for the process's life.
@@ -110,10 +121,71 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		logger.Error("flushing the decision log", "err", err)
 	}
 	logger.Info("decision log flushed", "written", log.Written(), "dropped", log.Dropped())
+	if obs.tracer != nil {
+		if err := obs.tracer.Shutdown(fctx); err != nil {
+			logger.Error("flushing traces", "err", err)
+		}
+	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// obsParts are the observers and handlers behind /metrics, /ui and
+// tracing. Which of them exist is fixed for the process's life, like the
+// store; what they read (admin key, baseline, reports) follows reloads.
+type obsParts struct {
+	registry  *prometheus.Registry
+	metrics   *metrics.Metrics
+	recent    *ui.Recent
+	tracer    *telemetry.Tracer
+	sampler   telemetry.Sampler
+	observers []engine.Observer
+	snap      *config.Snapshot
+}
+
+func observability(snap *config.Snapshot, log *store.Log, logger *slog.Logger) (*obsParts, error) {
+	o := &obsParts{registry: prometheus.NewRegistry(), snap: snap}
+	o.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := metrics.New(o.registry, metrics.Options{Log: log, Circuits: health.Default})
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	o.metrics = m
+	o.recent = ui.NewRecent(snap.File.UI.Recent, nil)
+	o.observers = []engine.Observer{m, o.recent}
+	if ep := snap.Observability.OTLPEndpoint; ep != "" {
+		t, err := telemetry.New(telemetry.Options{Endpoint: ep, Headers: snap.Observability.OTLPHeaders,
+			Timeout: snap.File.Telemetry.OTLP.Timeout.D(), ServiceName: snap.File.Telemetry.ServiceName, Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		ratio := 1.0
+		if r := snap.File.Telemetry.SampleRatio; r != nil {
+			ratio = *r
+		}
+		o.tracer, o.sampler = t, telemetry.NewSampler(ratio)
+		o.observers = append(o.observers, t)
+		logger.Info("tracing on", "otlp", ep, "sample_ratio", ratio)
+	}
+	return o, nil
+}
+
+func (o *obsParts) gatewayOptions(eng *engine.Engine, log *store.Log) []gateway.Option {
+	opts := []gateway.Option{gateway.WithHTTPObserver(o.metrics.ObserveHTTP)}
+	if o.tracer != nil {
+		opts = append(opts, gateway.WithTraceIDs(o.sampler.TraceIDs))
+	}
+	if config.On(o.snap.File.Metrics.Enabled, true) {
+		h := ui.Protect(eng.Snapshot, func(s *config.Snapshot) bool { return s.File.Metrics.RequireAdmin }, metrics.Handler(o.registry))
+		opts = append(opts, gateway.WithHandler("/metrics", h))
+	}
+	if config.On(o.snap.File.UI.Enabled, true) {
+		h := ui.Handler(ui.Options{Snapshot: eng.Snapshot, Recent: o.recent, Log: log, LogStats: log})
+		opts = append(opts, gateway.WithHandler("/ui/", h), gateway.WithHandler("/ui", h))
+	}
+	return opts
 }
 
 func loadSnapshot(path string, getenv func(string) string, client *http.Client) (*config.Snapshot, error) {

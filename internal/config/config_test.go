@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,4 +131,49 @@ func FuzzParse(f *testing.F) {
 		}
 		Build(file, BuildOptions{Getenv: func(string) string { return "" }})
 	})
+}
+
+func TestObservability(t *testing.T) {
+	s, err := Load("testdata/observability.good.yaml", BuildOptions{Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := s.Observability
+	if o.Baseline != "large" || o.OTLPEndpoint != "http://127.0.0.1:4318/v1/traces" || o.OTLPHeaders["x-tenant"] != "acme" ||
+		o.ReportsDir != filepath.Join("testdata", "reports") || o.AdminKey != "" {
+		t.Errorf("observability = %+v", o)
+	}
+	if s.File.UI.Recent != 500 || s.File.Telemetry.ServiceName != "router-eu" || *s.File.Telemetry.SampleRatio != 0.5 {
+		t.Errorf("file = %+v %+v", s.File.UI, s.File.Telemetry)
+	}
+
+	// Defaults: the priciest chat model is the baseline, tracing is off,
+	// the admin key comes from the environment.
+	f, err := Parse([]byte(`
+admin: {key_env: ADMIN}
+telemetry: {otlp: {endpoint: "https://collector.example:4318/custom"}}
+models:
+  - {name: cheap, provider: fake, price: {input: 1, output: 1}}
+  - {name: dear, provider: fake, price: {input: 5, output: 20}}
+  - {name: dear-too, provider: fake, price: {input: 5, output: 20}}
+  - {name: embed, provider: fake, price: {input: 100, output: 0}, capabilities: [embeddings]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = Build(f, BuildOptions{Getenv: func(k string) string { return map[string]string{"ADMIN": "s3cret"}[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o = s.Observability
+	if o.Baseline != "dear" || o.AdminKey.Reveal() != "s3cret" || o.OTLPEndpoint != "https://collector.example:4318/custom" ||
+		s.File.UI.Recent != 2000 || s.File.Telemetry.ServiceName != "sextant" || s.File.Telemetry.OTLP.Timeout.D() != 10e9 {
+		t.Errorf("defaults = %+v, ui %+v", o, s.File.UI)
+	}
+	if strings.Contains(fmt.Sprint(o), "s3cret") {
+		t.Error("the admin key prints")
+	}
+	if On(nil, true) != true || On(ptr(false), true) != false {
+		t.Error("On")
+	}
 }

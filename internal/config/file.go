@@ -13,6 +13,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sextant-router/sextant/internal/conf"
+	"github.com/sextant-router/sextant/internal/health"
+	"github.com/sextant-router/sextant/internal/state"
 	"github.com/sextant-router/sextant/internal/store"
 )
 
@@ -24,6 +26,19 @@ type File struct {
 	Keys     []Key                      `json:"keys"`
 	Models   []Model                    `json:"models"`
 	Routes   map[string]json.RawMessage `json:"routes"`
+	// Operator endpoints: the admin key, /metrics, OpenTelemetry tracing
+	// and the dashboard (see observability.go).
+	Admin     Admin     `json:"admin"`
+	Metrics   Metrics   `json:"metrics"`
+	Telemetry Telemetry `json:"telemetry"`
+	UI        UI        `json:"ui"`
+
+	// Health configures per-model circuit breaking (internal/health);
+	// off by default.
+	Health health.Config `json:"health"`
+	// State shares signals, circuits, budgets, rate limits and session
+	// stickiness between replicas (internal/state); default in memory.
+	State state.Config `json:"state"`
 }
 
 // Server configures the HTTP listener.
@@ -69,6 +84,30 @@ type Key struct {
 	KeyEnv   string            `json:"key_env"`
 	Tier     string            `json:"tier"`
 	Metadata map[string]string `json:"metadata"`
+
+	// KeySHA256 is the hex SHA-256 of the key's value, for configs that
+	// must not hold the key itself; exactly one of KeyEnv and KeySHA256.
+	KeySHA256 string `json:"key_sha256"`
+	// Routes lists the routes and models the key may name; empty allows
+	// all.
+	Routes []string `json:"routes"`
+	// Limits are the key's rate limits and budgets (internal/gateway
+	// enforces them); zero values mean no limit.
+	Limits KeyLimits `json:"limits"`
+}
+
+// KeyLimits bound one virtual key. Counts are kept per key in fixed
+// windows (a minute; a UTC day and month) in internal/state.
+type KeyLimits struct {
+	RequestsPerMinute int     `json:"requests_per_minute"`
+	TokensPerMinute   int     `json:"tokens_per_minute"`
+	DailyUSD          float64 `json:"daily_usd"`
+	MonthlyUSD        float64 `json:"monthly_usd"`
+	// Downgrade names a route or model to serve the key's requests on
+	// once DowngradeAt (default 0.8) of a budget is spent, before the
+	// budget runs out and requests get 429.
+	Downgrade   string  `json:"downgrade"`
+	DowngradeAt float64 `json:"downgrade_at"`
 }
 
 // Model is one deployment in the fleet.

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,9 +16,11 @@ import (
 	"github.com/sextant-router/sextant/internal/catalog"
 	"github.com/sextant-router/sextant/internal/conf"
 	"github.com/sextant-router/sextant/internal/executor"
+	"github.com/sextant-router/sextant/internal/health"
 	"github.com/sextant-router/sextant/internal/policy"
 	"github.com/sextant-router/sextant/internal/policy/model"
 	"github.com/sextant-router/sextant/internal/provider"
+	"github.com/sextant-router/sextant/internal/state"
 )
 
 // Snapshot is one immutable, validated configuration ready to serve.
@@ -34,6 +38,12 @@ type Snapshot struct {
 	Direct     map[string]policy.Node
 	// Keys maps a bearer token to the key it belongs to.
 	Keys map[string]Key
+	// KeyHashes maps the hex SHA-256 of a bearer token to the key, for
+	// keys configured with key_sha256.
+	KeyHashes map[string]Key
+	// Observability is the resolved admin, metrics, telemetry and ui
+	// config.
+	Observability Observability
 }
 
 // UpstreamTransport is the HTTP transport for upstream calls: the default
@@ -82,6 +92,8 @@ func Build(f *File, o BuildOptions) (*Snapshot, error) {
 	add(validateServer(&f.Server))
 	add(f.Store.Validate("store"))
 	add(validateExecutor(&f.Executor))
+	add(f.Health.Validate("health"))
+	add(f.State.Validate("state"))
 
 	for i, mc := range f.Models {
 		path := conf.Index("models", i)
@@ -140,13 +152,34 @@ func Build(f *File, o BuildOptions) (*Snapshot, error) {
 		s.Routes[name] = node
 		s.RouteOrder = append(s.RouteOrder, name)
 	}
+	s.KeyHashes = map[string]Key{}
 	for i, k := range f.Keys {
-		add(buildKey(conf.Index("keys", i), k, o.Getenv, s.Keys))
+		path := conf.Index("keys", i)
+		if k.KeySHA256 != "" {
+			add(buildHashedKey(path, k, s.KeyHashes))
+		} else {
+			add(buildKey(path, k, o.Getenv, s.Keys))
+		}
+		add(validateKeyLimits(path, k, s))
 	}
+	obs, obsErrs := buildObservability(f, s.Models, s.Order, o.BaseDir, o.Getenv)
+	errs = append(errs, obsErrs...)
+	s.Observability = obs
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	// Shared state is process-wide and outlives reloads; a reload that
+	// changes it reconnects.
+	state.Apply(f.State, o.Getenv)
+	var breakers *health.Breakers
+	if f.Health.Enabled {
+		// Circuits are process-wide and outlive reloads; a reload only
+		// changes their thresholds.
+		breakers = health.Default
+		breakers.Configure(f.Health)
+	}
 	s.Executor = executor.New(s.Targets, executor.Options{
+		Health:         breakers,
 		AttemptTimeout: f.Executor.AttemptTimeout.D(),
 		TTFTTimeout:    f.Executor.TTFTTimeout.D(),
 		MaxRetries:     retriesOption(f.Executor.MaxRetries),
@@ -252,6 +285,54 @@ func buildModel(path string, mc Model, getenv func(string) string) (*catalog.Mod
 		m.APIKey = conf.Secret(v)
 	}
 	return m, nil
+}
+
+func buildHashedKey(path string, k Key, into map[string]Key) error {
+	if k.Name == "" {
+		return conf.Errorf(conf.Join(path, "name"), "a name is required")
+	}
+	if k.KeyEnv != "" {
+		return conf.Errorf(path, "set key_env or key_sha256, not both")
+	}
+	h := strings.ToLower(k.KeySHA256)
+	if b, err := hex.DecodeString(h); err != nil || len(b) != sha256.Size {
+		return conf.Errorf(conf.Join(path, "key_sha256"), "must be 64 hex digits (the SHA-256 of the key)")
+	}
+	if _, dup := into[h]; dup {
+		return conf.Errorf(conf.Join(path, "key_sha256"), "two keys have the same hash")
+	}
+	into[h] = k
+	return nil
+}
+
+func validateKeyLimits(path string, k Key, s *Snapshot) error {
+	l, p := k.Limits, conf.Join(path, "limits")
+	switch {
+	case l.RequestsPerMinute < 0:
+		return conf.Errorf(conf.Join(p, "requests_per_minute"), "must not be negative")
+	case l.TokensPerMinute < 0:
+		return conf.Errorf(conf.Join(p, "tokens_per_minute"), "must not be negative")
+	case !(l.DailyUSD >= 0):
+		return conf.Errorf(conf.Join(p, "daily_usd"), "must not be negative")
+	case !(l.MonthlyUSD >= 0):
+		return conf.Errorf(conf.Join(p, "monthly_usd"), "must not be negative")
+	case !(l.DowngradeAt >= 0 && l.DowngradeAt <= 1):
+		return conf.Errorf(conf.Join(p, "downgrade_at"), "must be in [0,1], got %v", l.DowngradeAt)
+	}
+	known := func(name string) bool {
+		_, r := s.Routes[name]
+		_, m := s.Models[name]
+		return r || m
+	}
+	if l.Downgrade != "" && !known(l.Downgrade) {
+		return conf.Errorf(conf.Join(p, "downgrade"), "unknown route or model %q", l.Downgrade)
+	}
+	for i, r := range k.Routes {
+		if !known(r) {
+			return conf.Errorf(conf.Index(conf.Join(path, "routes"), i), "unknown route or model %q", r)
+		}
+	}
+	return nil
 }
 
 func buildKey(path string, k Key, getenv func(string) string, into map[string]Key) error {

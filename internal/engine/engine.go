@@ -15,6 +15,7 @@ import (
 	"github.com/sextant-router/sextant/internal/catalog"
 	"github.com/sextant-router/sextant/internal/config"
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/load"
 	"github.com/sextant-router/sextant/internal/policy"
 	"github.com/sextant-router/sextant/internal/store"
 	"github.com/sextant-router/sextant/internal/trace"
@@ -26,17 +27,43 @@ type Recorder interface {
 	Record(store.Decision)
 }
 
+// Observer is told of every finished request, after the decision log.
+// Metrics, tracing and the dashboard are observers: they derive what they
+// show from the finished trace, so a new policy kind's decisions reach them
+// without either side knowing the other. Observe runs on the request's
+// goroutine after the answer was written: it must be fast and must not
+// block. f and everything it points to are read-only and may be kept.
+type Observer interface {
+	Observe(f *Finished)
+}
+
+// Finished is one finished request as observers see it.
+type Finished struct {
+	// Decision is the record handed to the decision log (without the
+	// request body).
+	Decision *store.Decision
+	// Kind is "route" or "model" when the name the client sent resolved,
+	// "" when it named nothing (Decision.Route is then the raw name).
+	Kind string
+	// Snapshot is the config the request was served on.
+	Snapshot *config.Snapshot
+	// ParentSpanID is the client's span (16 hex digits) from its
+	// traceparent header, "" when it sent none.
+	ParentSpanID string
+}
+
 // Engine serves requests on the current config snapshot. Swap installs a
 // new snapshot; requests in flight keep the one they started with.
 type Engine struct {
-	snap atomic.Pointer[config.Snapshot]
-	log  Recorder
+	snap      atomic.Pointer[config.Snapshot]
+	log       Recorder
+	observers []Observer
 }
 
-// New returns an engine serving snap and recording decisions to log (nil
-// records nothing).
-func New(snap *config.Snapshot, log Recorder) *Engine {
-	e := &Engine{log: log}
+// New returns an engine serving snap, recording decisions to log (nil
+// records nothing) and telling observers of every finished request.
+func New(snap *config.Snapshot, log Recorder, observers ...Observer) *Engine {
+	e := &Engine{log: log, observers: observers}
 	e.snap.Store(snap)
 	return e
 }
@@ -58,6 +85,9 @@ type Inbound struct {
 	// on; nil means the current one. Passing it keeps a reload between
 	// authentication and routing from mixing two configs.
 	Snapshot *config.Snapshot
+	// TraceID and ParentSpanID place the request in an OpenTelemetry
+	// trace (hex, "" when tracing is off or the client sent no parent).
+	TraceID, ParentSpanID string
 }
 
 // Exchange is one request in progress. The caller must call Finish exactly
@@ -93,6 +123,7 @@ func (e *Engine) Chat(ctx context.Context, in Inbound) *Exchange {
 		in.Start = time.Now()
 	}
 	x := &Exchange{ID: in.ID, Route: in.Request.Model, Trace: trace.New(in.Start), e: e, snap: snap, in: in}
+	load.Default.Inc() // until Finish
 	node, kind := resolve(snap, in.Request.Model)
 	x.Kind = kind
 	if node == nil {
@@ -131,8 +162,9 @@ func (x *Exchange) Finish(status int, err error) {
 	if !x.finished.CompareAndSwap(false, true) {
 		return
 	}
+	load.Default.Dec()
 	x.cancel()
-	if x.e.log == nil {
+	if x.e.log == nil && len(x.e.observers) == 0 {
 		return
 	}
 	usage, cost := x.Trace.Totals()
@@ -141,6 +173,7 @@ func (x *Exchange) Finish(status int, err error) {
 		RequestID: x.ID, Time: x.in.Start, Route: x.Route, Status: status,
 		Stream: x.in.Request.Stream, Usage: usage, CostMicros: cost,
 		LatencyMS: trace.Millis(time.Since(x.in.Start)), CallerKey: x.in.Caller.Key, CallerTier: x.in.Caller.Tier, Trace: view,
+		TraceID: x.in.TraceID,
 	}
 	if x.Outcome != nil {
 		d.Model = x.Outcome.Model
@@ -159,13 +192,22 @@ func (x *Exchange) Finish(status int, err error) {
 		le := llm.AsError(err)
 		d.ErrorType, d.ErrorMessage = le.Type, le.Message
 	}
-	if x.snap != nil && x.snap.File != nil && x.snap.File.Store.LogRequests {
-		// The request as the client sent it (the executor works on
-		// clones). A request that does not encode is left out; the
-		// decision is still recorded.
-		if b, err := json.Marshal(x.in.Request); err == nil {
-			d.Request = b
+	if x.e.log != nil {
+		logged := d
+		if x.snap != nil && x.snap.File != nil && x.snap.File.Store.LogRequests {
+			// The request as the client sent it (the executor works on
+			// clones). A request that does not encode is left out; the
+			// decision is still recorded.
+			if b, err := json.Marshal(x.in.Request); err == nil {
+				logged.Request = b
+			}
+		}
+		x.e.log.Record(logged)
+	}
+	if len(x.e.observers) > 0 {
+		f := &Finished{Decision: &d, Kind: x.Kind, Snapshot: x.snap, ParentSpanID: x.in.ParentSpanID}
+		for _, o := range x.e.observers {
+			o.Observe(f)
 		}
 	}
-	x.e.log.Record(d)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/sextant-router/sextant/internal/config"
 	"github.com/sextant-router/sextant/internal/dataset"
 	"github.com/sextant-router/sextant/internal/engine"
+	"github.com/sextant-router/sextant/internal/learn"
 	"github.com/sextant-router/sextant/internal/llm"
 	"github.com/sextant-router/sextant/internal/trace"
 )
@@ -83,6 +84,10 @@ type modelUse struct {
 // turns. Later turns count in cost and calls, not in latency.
 func (e *Evaluator) runRecord(ctx context.Context, eng *engine.Engine, route string, rec *dataset.Record) outcome {
 	o := outcome{model: -1, use: make([]modelUse, len(e.fleet))}
+	// Learned models (package learn) score a record with the fold model
+	// trained without it: cross-fitting keeps the evaluation out of
+	// sample when a model was trained on this data set.
+	ctx = learn.WithRecord(ctx, rec.ID)
 	msgs := []llm.Message{{Role: llm.RoleUser, Content: rec.Prompt[0].Content}}
 	x := eng.Chat(ctx, engine.Inbound{ID: rec.ID, Request: &llm.Request{Model: route, Messages: msgs}, Start: time.Now()})
 	view := x.Trace.Snapshot()

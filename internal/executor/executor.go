@@ -15,9 +15,11 @@ import (
 	"time"
 
 	"github.com/sextant-router/sextant/internal/catalog"
+	"github.com/sextant-router/sextant/internal/health"
 	"github.com/sextant-router/sextant/internal/llm"
 	"github.com/sextant-router/sextant/internal/policy"
 	"github.com/sextant-router/sextant/internal/provider"
+	"github.com/sextant-router/sextant/internal/signals"
 	"github.com/sextant-router/sextant/internal/tokens"
 	"github.com/sextant-router/sextant/internal/trace"
 )
@@ -33,6 +35,12 @@ type Options struct {
 	// Rand draws backoff jitter; nil means a randomly seeded source.
 	// It must be safe for concurrent use or used by one goroutine.
 	Rand func() float64
+	// Signals receives every attempt's latency, outcome, usage and cost;
+	// nil means signals.Default.
+	Signals *signals.Registry
+	// Health is told every attempt's outcome and refuses models whose
+	// circuit is open; nil means no circuit breaking.
+	Health *health.Breakers
 }
 
 func (o *Options) defaults() {
@@ -55,6 +63,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxRetryAfter <= 0 {
 		o.MaxRetryAfter = 10 * time.Second
+	}
+	if o.Signals == nil {
+		o.Signals = signals.Default
 	}
 	if o.Rand == nil {
 		var mu sync.Mutex
@@ -95,6 +106,9 @@ func (e *Executor) Model(name string) (*catalog.Model, bool) {
 func (e *Executor) Call(ctx context.Context, c *policy.Call, model string, req *llm.Request) (*policy.Outcome, error) {
 	t, err := e.target(model)
 	if err != nil {
+		return nil, err
+	}
+	if err := e.allow(ctx, model); err != nil {
 		return nil, err
 	}
 	r := req.Clone()
@@ -184,11 +198,13 @@ func (e *Executor) chat(ctx context.Context, c *policy.Call, t Target, r *llm.Re
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	obs := e.observe(t.Model.Name, start)
 	resp, err := t.Provider.Chat(actx, r)
 	elapsed := time.Since(start)
 	if err != nil {
 		err = classify(ctx, actx, err, t.Model.Name)
 		finishError(c.Trace, idx, err, elapsed, 0)
+		obs.finish(err, 0, llm.Usage{}, 0)
 		return nil, err
 	}
 	usage := resp.Usage
@@ -202,6 +218,7 @@ func (e *Executor) chat(ctx context.Context, c *policy.Call, t Target, r *llm.Re
 	if len(resp.Choices) > 0 {
 		finish = resp.Choices[0].FinishReason
 	}
+	obs.finish(nil, elapsed, usage, int64(cost))
 	c.Trace.Update(idx, func(a *trace.Attempt) {
 		a.Outcome, a.Status = trace.OutcomeOK, http.StatusOK
 		a.LatencyMS, a.TTFTMS = trace.Millis(elapsed), trace.Millis(elapsed)

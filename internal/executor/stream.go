@@ -27,6 +27,7 @@ func (e *Executor) stream(ctx context.Context, c *policy.Call, t Target, r *llm.
 	sctx, cancel := context.WithCancel(ctx)
 	var ttftExpired atomic.Bool
 	timer := time.AfterFunc(e.opts.TTFTTimeout, func() { ttftExpired.Store(true); cancel() })
+	obs := e.observe(t.Model.Name, start)
 	fail := func(err error) (*policy.Outcome, error) {
 		timer.Stop()
 		cancel()
@@ -37,6 +38,7 @@ func (e *Executor) stream(ctx context.Context, c *policy.Call, t Target, r *llm.
 			err = classify(ctx, sctx, err, t.Model.Name)
 		}
 		finishError(c.Trace, idx, err, time.Since(start), 0)
+		obs.finish(err, 0, llm.Usage{}, 0)
 		return nil, err
 	}
 	s, err := t.Provider.ChatStream(sctx, r)
@@ -54,8 +56,9 @@ func (e *Executor) stream(ctx context.Context, c *policy.Call, t Target, r *llm.
 	}
 	m := &metered{
 		ctx: ctx, sctx: sctx, cancel: cancel, s: s, req: r, trace: c.Trace, idx: idx,
-		start: start, ttft: time.Since(start), model: t.Model.Name, price: t.Model.Price,
+		start: start, ttft: time.Since(start), model: t.Model.Name, price: t.Model.Price, obs: obs,
 	}
+	obs.commit()
 	if err != nil { // io.EOF: an empty but complete stream
 		m.pendingErr = io.EOF
 	} else {
@@ -77,6 +80,7 @@ type metered struct {
 	ttft      time.Duration
 	model     string
 	price     catalog.Price
+	obs       *observer
 
 	pending    *llm.Chunk
 	pendingErr error
@@ -168,6 +172,9 @@ func (m *metered) end(err error) {
 			u.TotalTokens = u.PromptTokens + u.CompletionTokens
 		}
 		elapsed := time.Since(m.start)
+		if m.obs != nil {
+			m.obs.finish(err, m.ttft, u, int64(m.price.Cost(u)))
+		}
 		m.trace.Update(m.idx, func(a *trace.Attempt) {
 			a.LatencyMS, a.TTFTMS = trace.Millis(elapsed), trace.Millis(m.ttft)
 			a.Usage = u

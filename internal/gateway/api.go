@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/sextant-router/sextant/internal/conf"
 	"github.com/sextant-router/sextant/internal/config"
 	"github.com/sextant-router/sextant/internal/llm"
 	"github.com/sextant-router/sextant/internal/provider"
+	"github.com/sextant-router/sextant/internal/signals"
 	"github.com/sextant-router/sextant/internal/store"
 )
 
@@ -69,6 +71,12 @@ func (s *Server) model(w http.ResponseWriter, r *http.Request) {
 	if _, ok := snap.Routes[name]; ok {
 		writeJSON(w, http.StatusOK, modelEntry{ID: name, Object: "model", OwnedBy: "sextant", Kind: "route"})
 		return
+	}
+	if m, ok := strings.CutSuffix(name, "/health"); ok {
+		if _, ok := snap.Models[m]; ok {
+			writeJSON(w, http.StatusOK, modelHealth(snap, m))
+			return
+		}
 	}
 	writeError(w, &llm.Error{Status: http.StatusNotFound, Type: llm.TypeNotFound, Code: "model_not_found", Param: "model",
 		Message: fmt.Sprintf("the model or route %q does not exist", name)})
@@ -150,6 +158,12 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, &llm.Error{Status: http.StatusInternalServerError, Type: llm.TypeServer, Message: "could not store the feedback", Cause: err})
 		return
+	}
+	if fr.Score != nil {
+		// The model's live feedback signal, by the request's category.
+		if d, err := s.log.Get(r.Context(), fr.RequestID); err == nil && d.Model != "" {
+			signals.Default.Feedback(d.Model, d.Category, *fr.Score)
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"request_id": fr.RequestID, "status": "recorded"})
 }

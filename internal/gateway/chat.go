@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -85,9 +87,15 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, api clientAPI
 		api.writeError(w, le)
 		return
 	}
+	if le := admit(w.Header(), snap, caller, req); le != nil {
+		api.writeError(w, le)
+		return
+	}
 	requestModel := req.Model
 	in := engine.Inbound{ID: RequestID(r.Context()), Request: req, Caller: caller, Header: allowedHeaders(snap, r.Header), Start: start, Snapshot: snap}
+	in.TraceID, in.ParentSpanID = traceContext(r.Context())
 	x := s.engine.Chat(r.Context(), in)
+	defer account(snap, caller, x)
 	w.Header().Set(HeaderRoute, x.Route)
 	if x.Err != nil {
 		e := clientError(x.Err)
@@ -331,7 +339,7 @@ func authenticate(snap *config.Snapshot, r *http.Request, req *llm.Request) (pol
 	for k, v := range req.Metadata {
 		c.Metadata[k] = v
 	}
-	if len(snap.Keys) == 0 {
+	if len(snap.Keys) == 0 && len(snap.KeyHashes) == 0 {
 		return c, nil
 	}
 	token := r.Header.Get("X-Api-Key")
@@ -343,6 +351,16 @@ func authenticate(snap *config.Snapshot, r *http.Request, req *llm.Request) (pol
 	}
 	for value, k := range snap.Keys {
 		if token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(value)) == 1 {
+			c.Key, c.Tier = k.Name, k.Tier
+			for mk, mv := range k.Metadata {
+				c.Metadata[mk] = mv
+			}
+			return c, nil
+		}
+	}
+	if token != "" && len(snap.KeyHashes) > 0 {
+		sum := sha256.Sum256([]byte(token))
+		if k, ok := snap.KeyHashes[hex.EncodeToString(sum[:])]; ok {
 			c.Key, c.Tier = k.Name, k.Tier
 			for mk, mv := range k.Metadata {
 				c.Metadata[mk] = mv

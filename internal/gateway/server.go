@@ -37,10 +37,40 @@ type Server struct {
 	logger   *slog.Logger
 	mux      *http.ServeMux
 	draining atomic.Bool
+	traceIDs func(h http.Header, requestID string) (traceID, parentSpanID string)
+	observe  func(pattern string, status int)
+}
+
+// HeaderTraceID carries the request's OpenTelemetry trace id (32 hex
+// digits) in the response when tracing is on.
+const HeaderTraceID = "X-Sextant-Trace-Id"
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithHandler mounts h at pattern (a ServeMux pattern such as "/metrics"
+// or "/ui/") beside the API. h does its own authentication.
+func WithHandler(pattern string, h http.Handler) Option {
+	return func(s *Server) { s.mux.Handle(pattern, h) }
+}
+
+// WithTraceIDs places every request in an OpenTelemetry trace: ids returns
+// the trace id (and the client's span id, if it sent one) for a request's
+// headers and id. A non-empty trace id is sent back in X-Sextant-Trace-Id
+// and recorded with the request's decision.
+func WithTraceIDs(ids func(h http.Header, requestID string) (traceID, parentSpanID string)) Option {
+	return func(s *Server) { s.traceIDs = ids }
+}
+
+// WithHTTPObserver has observe called once per HTTP request, after it was
+// served, with the pattern of the handler that served it and the status
+// sent. It must be fast and must not block.
+func WithHTTPObserver(observe func(pattern string, status int)) Option {
+	return func(s *Server) { s.observe = observe }
 }
 
 // New returns a server. log may be nil when no decision log is kept.
-func New(e *engine.Engine, log DecisionLog, logger *slog.Logger) *Server {
+func New(e *engine.Engine, log DecisionLog, logger *slog.Logger, opts ...Option) *Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -59,6 +89,9 @@ func New(e *engine.Engine, log DecisionLog, logger *slog.Logger) *Server {
 		writeError(w, &llm.Error{Status: http.StatusNotFound, Type: llm.TypeNotFound, Code: "unknown_url",
 			Message: fmt.Sprintf("unknown URL %s %s", r.Method, r.URL.Path)})
 	})
+	for _, o := range opts {
+		o(s)
+	}
 	return s
 }
 
@@ -93,6 +126,17 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
+type traceKey struct{}
+
+type traceIDs struct{ trace, parent string }
+
+// traceContext returns the request's trace id and its client's span id,
+// "" when tracing is off.
+func traceContext(ctx context.Context) (traceID, parentSpanID string) {
+	t, _ := ctx.Value(traceKey{}).(traceIDs)
+	return t.trace, t.parent
+}
+
 // ServeHTTP gives the request an id, sets x-request-id, and recovers from
 // panics with a 500 error that names the id but no internals. A panic after
 // the status line was sent can only be reported in band: an event stream
@@ -101,8 +145,19 @@ func RequestID(ctx context.Context) string {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := newID()
 	w.Header().Set("X-Request-Id", id)
-	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+	ctx := context.WithValue(r.Context(), ctxKey{}, id)
+	if s.traceIDs != nil {
+		if tid, parent := s.traceIDs(r.Header, id); tid != "" {
+			w.Header().Set(HeaderTraceID, tid)
+			ctx = context.WithValue(ctx, traceKey{}, traceIDs{tid, parent})
+		}
+	}
+	r = r.WithContext(ctx)
 	cw := &commitWriter{ResponseWriter: w}
+	if s.observe != nil {
+		// Deferred first, so it runs after a panic was turned into a 500.
+		defer func() { s.observe(r.Pattern, cw.sent()) }()
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -125,22 +180,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(cw, r)
 }
 
-// commitWriter notes whether the status line has been sent.
+// commitWriter notes whether the status line has been sent, and which.
 type commitWriter struct {
 	http.ResponseWriter
 	committed bool
+	status    int
 }
 
 func (c *commitWriter) WriteHeader(status int) {
-	if status >= 200 { // 1xx responses are informational
-		c.committed = true
+	if status >= 200 && !c.committed { // 1xx responses are informational
+		c.committed, c.status = true, status
 	}
 	c.ResponseWriter.WriteHeader(status)
 }
 
 func (c *commitWriter) Write(b []byte) (int, error) {
-	c.committed = true
+	if !c.committed {
+		c.committed, c.status = true, http.StatusOK
+	}
 	return c.ResponseWriter.Write(b)
+}
+
+// sent returns the status sent, 200 when the handler wrote nothing.
+func (c *commitWriter) sent() int {
+	if c.status == 0 {
+		return http.StatusOK
+	}
+	return c.status
 }
 
 // Unwrap lets http.ResponseController reach Flush and the deadlines.

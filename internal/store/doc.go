@@ -35,7 +35,8 @@
 // is off by default because prompts may hold personal data; decisions
 // logged without it cannot be re-run. Schema version 2 added the column;
 // version 1 databases are migrated at open and their decisions have no
-// request.
+// request. Schema version 3 added trace_id (Decision.TraceID), the
+// OpenTelemetry trace id of the request when tracing is on.
 //
 // # Metrics
 //

@@ -37,6 +37,7 @@ func sampleDecision(id string) Decision {
 		Category:     "code",
 		Labels:       map[string]string{"app": "ide", "env": "test"},
 		Request:      json.RawMessage(`{"model":"auto","messages":[{"role":"user","content":"hi"}]}`),
+		TraceID:      "4bf92f3577b34da6a3ce929d0e0e4736",
 		Trace: trace.View{
 			Decisions: []trace.Decision{{
 				Node: "routes.auto.cascade", Kind: "cascade", Decision: "small",

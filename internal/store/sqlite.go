@@ -18,7 +18,7 @@ import (
 // SchemaVersion is the schema version this build writes, kept in the
 // database's user_version. OpenSQLite migrates older databases up to it and
 // refuses newer ones.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // BusyTimeout is how long a statement waits for another connection's
 // (or process's) write lock before failing with SQLITE_BUSY.
@@ -68,14 +68,17 @@ var migrations = []string{
 	// 2: the request as served (Decision.Request), JSON; NULL unless the
 	// store was configured with log_requests.
 	`ALTER TABLE decisions ADD COLUMN request TEXT;`,
+	// 3: the OpenTelemetry trace id (Decision.TraceID), 32 hex digits;
+	// '' when tracing was off.
+	`ALTER TABLE decisions ADD COLUMN trace_id TEXT NOT NULL DEFAULT '';`,
 }
 
 const decisionColumns = `request_id, time_ns, route, model, status, error_type, error_message, stream,
 	prompt_tokens, completion_tokens, total_tokens, cached_tokens, reasoning_tokens, usage_estimated,
-	cost_micros, latency_ms, ttft_ms, caller_key, caller_tier, category, labels, trace, request`
+	cost_micros, latency_ms, ttft_ms, caller_key, caller_tier, category, labels, trace, request, trace_id`
 
 var upsertDecision = `INSERT INTO decisions (` + decisionColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (request_id) DO UPDATE SET ` + upsertSet()
 
 func upsertSet() string {
@@ -252,7 +255,7 @@ func decisionArgs(d *Decision, now time.Time) ([]any, error) {
 		d.RequestID, t.UnixNano(), d.Route, d.Model, d.Status, d.ErrorType, d.ErrorMessage, d.Stream,
 		u.PromptTokens, u.CompletionTokens, u.TotalTokens, u.CachedTokens, u.ReasoningTokens, u.Estimated,
 		int64(d.CostMicros), finite(d.LatencyMS), finite(d.TTFTMS), d.CallerKey, d.CallerTier, d.Category,
-		labels, string(tr), request,
+		labels, string(tr), request, d.TraceID,
 	}, nil
 }
 
@@ -278,7 +281,7 @@ func (s *SQLite) Decision(ctx context.Context, id string) (*Decision, error) {
 	u := &d.Usage
 	err := row.Scan(&d.RequestID, &timeNS, &d.Route, &d.Model, &d.Status, &d.ErrorType, &d.ErrorMessage, &stream,
 		&u.PromptTokens, &u.CompletionTokens, &u.TotalTokens, &u.CachedTokens, &u.ReasoningTokens, &estimate,
-		&cost, &latency, &ttft, &d.CallerKey, &d.CallerTier, &d.Category, &labels, &traceJSON, &request)
+		&cost, &latency, &ttft, &d.CallerKey, &d.CallerTier, &d.Category, &labels, &traceJSON, &request, &d.TraceID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("decision %q: %w", id, ErrNotFound)
 	}

@@ -251,7 +251,7 @@ func TestSQLiteReopenKeepsDataAndSchema(t *testing.T) {
 		t.Errorf("after reopen: %v", err)
 	}
 	checks := []struct{ query, want string }{
-		{"PRAGMA user_version", "2"},
+		{"PRAGMA user_version", fmt.Sprint(SchemaVersion)},
 		{"PRAGMA journal_mode", "wal"},
 		{"PRAGMA foreign_keys", "1"},
 		{"PRAGMA busy_timeout", "5000"},
@@ -268,8 +268,8 @@ func TestSQLiteReopenKeepsDataAndSchema(t *testing.T) {
 	}
 }
 
-// A database written by a schema version 1 build opens, migrates to
-// version 2 and keeps its decisions and feedback, which read back without
+// A database written by a schema version 1 build opens, migrates to the
+// current version and keeps its decisions and feedback, which read back without
 // a request; new decisions can then carry one.
 func TestSQLiteMigratesV1ToV2(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v1.db")
@@ -297,8 +297,8 @@ func TestSQLiteMigratesV1ToV2(t *testing.T) {
 	defer s.Close()
 	ctx := t.Context()
 	var v int
-	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil || v != 2 {
-		t.Fatalf("user_version = %d (%v), want 2", v, err)
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil || v != SchemaVersion {
+		t.Fatalf("user_version = %d (%v), want %d", v, err, SchemaVersion)
 	}
 	old, err := s.Decision(ctx, "old")
 	if err != nil {

@@ -52,6 +52,9 @@ type Decision struct {
 	Labels   map[string]string `json:"labels,omitempty"`
 	// Trace holds every node decision and model attempt.
 	Trace trace.View `json:"trace"`
+	// TraceID is the OpenTelemetry trace id of the request's spans (32
+	// hex digits), "" when tracing is off.
+	TraceID string `json:"trace_id,omitempty"`
 	// Request is the JSON of the llm.Request as served (messages,
 	// parameters, the route or model named), so that `sextant eval
 	// --from-log` can re-run it. It is set only when the store is

@@ -67,6 +67,9 @@
 // headers, map(string, string): the request headers the gateway allows
 // rules to read, by lower-case name; repeated headers are joined with ", ".
 //
+// load, an int: the chat requests in flight in this process (internal/load),
+// for a peak mode: `load > 200`.
+//
 // now, a timestamp: when the request arrived (the clock, if the caller set
 // no arrival time). hour (0-23) and weekday (0 = Sunday ... 6 = Saturday)
 // are ints in the configured timezone; CEL's timestamp accessors on now
@@ -90,6 +93,13 @@
 //	                            matches "a Refund." but not "refunds". Words in scripts
 //	                            written without spaces (Chinese, Japanese, Thai) match
 //	                            anywhere.
+//	model_signal(model, name)   a model's live signal (internal/signals; merged across
+//	                            replicas with shared state) as a double: latency_p50_ms,
+//	                            latency_p95_ms, latency_p99_ms, latency_ewma_ms,
+//	                            ttft_p50_ms, ttft_p95_ms, error_rate, requests, in_flight,
+//	                            tokens_per_second, spend_usd; 0 for a model never called.
+//	                            An unknown name is an evaluation error.
+//	model_healthy(model)        false while the model's circuit is open (internal/health)
 //
 // # Metrics
 //

@@ -61,7 +61,7 @@ const (
 // env is the CEL environment every rules node compiles against. A cel.Env
 // is immutable and safe for concurrent use, so one serves the process.
 var env = sync.OnceValues(func() (*cel.Env, error) {
-	return cel.NewEnv(
+	return cel.NewEnv(append(signalOptions(),
 		cel.Types(
 			cel.NativeTypeFor[request](cel.NativeTypeAlias(requestType), types.ParseStructTags(true)),
 			cel.NativeTypeFor[caller](cel.NativeTypeAlias(callerType), types.ParseStructTags(true)),
@@ -80,7 +80,7 @@ var env = sync.OnceValues(func() (*cel.Env, error) {
 		cel.CrossTypeNumericComparisons(true),
 		cel.DefaultUTCTimeZone(true),
 		cel.ASTValidators(cel.ValidateRegexLiterals()),
-	)
+	)...)
 })
 
 // vars is the activation of one Serve: every rule of the node evaluates
@@ -129,6 +129,8 @@ func (v *vars) ResolveName(name string) (any, bool) {
 			v.hour = types.Int(v.at().In(v.loc).Hour())
 		}
 		return v.hour, true
+	case "load":
+		return loadLevel(), true
 	case "weekday":
 		if v.weekday == nil {
 			v.weekday = types.Int(v.at().In(v.loc).Weekday())
