@@ -218,6 +218,7 @@ func (e *Executor) chat(ctx context.Context, c *policy.Call, t Target, r *llm.Re
 	if len(resp.Choices) > 0 {
 		finish = resp.Choices[0].FinishReason
 	}
+	obs.rl = resp.RateLimit
 	obs.finish(nil, elapsed, usage, int64(cost))
 	c.Trace.Update(idx, func(a *trace.Attempt) {
 		a.Outcome, a.Status = trace.OutcomeOK, http.StatusOK

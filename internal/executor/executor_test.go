@@ -27,9 +27,10 @@ type script struct {
 type step struct {
 	err    error
 	resp   *llm.Response
-	chunks []*llm.Chunk // for streams
-	endErr error        // after the chunks; nil means io.EOF
-	hang   bool         // block until the context ends
+	chunks []*llm.Chunk  // for streams
+	endErr error         // after the chunks; nil means io.EOF
+	hang   bool          // block until the context ends
+	rl     llm.RateLimit // a stream's reported headroom
 }
 
 func (s *script) next() step {
@@ -69,6 +70,8 @@ type fakeStream struct {
 	i      int
 	closed bool
 }
+
+func (f *fakeStream) RateLimit() llm.RateLimit { return f.st.rl }
 
 func (f *fakeStream) Recv() (*llm.Chunk, error) {
 	if f.st.hang && f.i == len(f.st.chunks) {

@@ -20,6 +20,9 @@ type observer struct {
 	done   func(signals.Result)
 	start  time.Time
 	judged bool // the breaker was told already (a stream's commit)
+	// rl is the rate-limit headroom the upstream reported with its
+	// response; an error's own report is used when it has one.
+	rl llm.RateLimit
 }
 
 func (e *Executor) observe(model string, start time.Time) *observer {
@@ -40,6 +43,14 @@ func healthOutcome(err error) health.Outcome {
 	return health.Outcome{Failure: true, RetryAfter: le.RetryAfter}
 }
 
+// rateLimit keeps the headroom a stream reports, when it does
+// (llm.RateLimitReporter).
+func (o *observer) rateLimit(s llm.Stream) {
+	if r, ok := s.(llm.RateLimitReporter); ok {
+		o.rl = r.RateLimit()
+	}
+}
+
 // commit tells the breaker the attempt answered (a stream's first chunk).
 func (o *observer) commit() {
 	if !o.judged && o.brk != nil {
@@ -53,8 +64,13 @@ func (o *observer) commit() {
 func (o *observer) finish(err error, ttft time.Duration, u llm.Usage, costMicros int64) {
 	res := signals.Result{Latency: time.Since(o.start), TTFT: ttft, PromptTokens: u.PromptTokens,
 		CompletionTokens: u.CompletionTokens, CostMicros: costMicros}
+	res.RateLimit = o.rl
 	if err != nil {
-		res.Class = llm.AsError(err).Class.String()
+		le := llm.AsError(err)
+		res.Class = le.Class.String()
+		if le.RateLimit.Known {
+			res.RateLimit = le.RateLimit
+		}
 	}
 	o.done(res)
 	if o.brk == nil {

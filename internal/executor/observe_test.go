@@ -75,3 +75,51 @@ func TestStreamFeedsSignals(t *testing.T) {
 		t.Fatalf("finished stream: %+v", st)
 	}
 }
+
+// TestRateLimitFeedsSignals checks that the headroom a provider reports,
+// on a response, a stream or an error, reaches the signals, and that an
+// attempt without a report keeps the last one.
+func TestRateLimitFeedsSignals(t *testing.T) {
+	rl := func(remaining int64) llm.RateLimit {
+		return llm.RateLimit{Known: true, LimitRequests: 100, RemainingRequests: remaining, LimitTokens: -1, RemainingTokens: -1}
+	}
+	withRL := func(r *llm.Response, v llm.RateLimit) *llm.Response { r.RateLimit = v; return r }
+	tests := []struct {
+		name   string
+		stream bool
+		st     step
+		want   int64 // remaining requests; -2 for no headroom at all
+	}{
+		{name: "no report yet", st: step{resp: okResp("a")}, want: -2},
+		{name: "response", st: step{resp: withRL(okResp("a"), rl(90))}, want: 90},
+		{name: "stream", stream: true, st: step{chunks: []*llm.Chunk{chunk("hi")}, rl: rl(80)}, want: 80},
+		{name: "report-less stream keeps it", stream: true, st: step{chunks: []*llm.Chunk{chunk("hi")}}, want: 80},
+		{name: "429", st: step{err: &llm.Error{Status: 429, Class: llm.ClassRateLimit, Message: "slow down", RateLimit: rl(0)}}, want: 0},
+		{name: "report-less error keeps it", st: step{err: transient(500)}, want: 0},
+	}
+	sig := signals.New(signals.Options{})
+	for _, tt := range tests {
+		p := &script{steps: []step{tt.st}}
+		e, c := newExec(p, Options{MaxRetries: -1, Signals: sig})
+		r := req
+		if tt.stream {
+			r = streamReq()
+		}
+		out, err := e.Call(context.Background(), c, "m", r)
+		if err == nil && out.Stream != nil {
+			for {
+				if _, err := out.Stream.Recv(); err != nil {
+					break
+				}
+			}
+			out.Stream.Close()
+		}
+		h := sig.Stats("m").RateLimit
+		switch {
+		case tt.want == -2 && h != nil:
+			t.Errorf("%s: headroom %+v, want none", tt.name, h)
+		case tt.want != -2 && (h == nil || h.RemainingRequests != tt.want):
+			t.Errorf("%s: headroom %+v, want %d remaining requests", tt.name, h, tt.want)
+		}
+	}
+}

@@ -45,6 +45,7 @@ func (e *Executor) stream(ctx context.Context, c *policy.Call, t Target, r *llm.
 	if err != nil {
 		return fail(err)
 	}
+	obs.rateLimit(s)
 	first, err := s.Recv()
 	if err != nil && !errors.Is(err, io.EOF) {
 		s.Close()

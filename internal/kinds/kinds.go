@@ -13,11 +13,13 @@ import (
 
 	// Policy node kinds.
 	_ "github.com/sextant-router/sextant/internal/policy/balance"
+	_ "github.com/sextant-router/sextant/internal/policy/bestof"
 	_ "github.com/sextant-router/sextant/internal/policy/cascade"
 	_ "github.com/sextant-router/sextant/internal/policy/classify"
 	_ "github.com/sextant-router/sextant/internal/policy/fallback"
 	_ "github.com/sextant-router/sextant/internal/policy/model"
 	_ "github.com/sextant-router/sextant/internal/policy/peak"
+	_ "github.com/sextant-router/sextant/internal/policy/race"
 	_ "github.com/sextant-router/sextant/internal/policy/rules"
 	_ "github.com/sextant-router/sextant/internal/policy/split"
 	_ "github.com/sextant-router/sextant/internal/policy/winrate"

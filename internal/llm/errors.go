@@ -83,6 +83,9 @@ type Error struct {
 	// Model is the model whose call failed, if any.
 	Model string
 	Cause error
+	// RateLimit is the headroom the upstream reported with an error
+	// response (a 429's headers), when it did.
+	RateLimit RateLimit
 }
 
 func (e *Error) Error() string {

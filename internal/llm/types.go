@@ -140,6 +140,9 @@ type Response struct {
 	Choices           []Choice `json:"choices"`
 	Usage             Usage    `json:"usage"`
 	SystemFingerprint string   `json:"system_fingerprint,omitempty"`
+	// RateLimit is the headroom the upstream reported with this
+	// response; never sent to clients.
+	RateLimit RateLimit `json:"-"`
 }
 
 // Text returns the content of the first choice, or "".

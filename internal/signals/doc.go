@@ -2,8 +2,9 @@
 // total latency and time-to-first-token percentiles over a sliding window
 // (DDSketch, 1% relative accuracy, mergeable), a fast exponentially
 // weighted latency average, attempts and errors by failure class, requests
-// in flight, decoding speed in tokens per second, spend, and the mean
-// user-feedback score by request category (POST /v1/feedback).
+// in flight, decoding speed in tokens per second, spend, the mean
+// user-feedback score by request category (POST /v1/feedback), and the
+// upstream's latest rate-limit headroom (Stats.RateLimit).
 //
 // # What it does
 //
@@ -15,6 +16,16 @@
 // EWMA latency (time constant Options.HalfLife) reacts within a second or
 // two to a shift that the window's percentiles only show once half the
 // window has turned over; balancing reads it for that reason.
+//
+// Rate-limit headroom is not windowed: the adapters parse the upstream's
+// rate-limit headers (internal/provider/upstream) into an llm.RateLimit on
+// the response, the stream (llm.RateLimitReporter) or a 429's *llm.Error,
+// the executor passes it in Result.RateLimit, and the model keeps the
+// latest known report with the time its attempt ended. Stats.RateLimit
+// renders it as of now: its age, the counts (-1 when not sent), the
+// remaining shares, and the time left to each reset; once a window's reset
+// has passed, its remaining count reads as its limit. Merged across
+// replicas, the newest report wins (replicas usually share an API key).
 //
 // Default is the process-wide registry: it outlives config reloads, so
 // a reload does not forget what the fleet has been doing.

@@ -73,6 +73,11 @@ func merge(a, b Stats) Stats {
 	out.TokensPerSecond = avg(a.TokensPerSecond, b.TokensPerSecond)
 	out.SpendUSD += b.SpendUSD
 	out.SpendTotalUSD += b.SpendTotalUSD
+	// Replicas usually share an API key, so the newest report is the
+	// best estimate of everyone's headroom.
+	if b.RateLimit != nil && (a.RateLimit == nil || b.RateLimit.At.After(a.RateLimit.At)) {
+		out.RateLimit = b.RateLimit
+	}
 	if out.Requests > 0 {
 		out.ErrorRate = float64(out.Errors) / float64(out.Requests)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/DataDog/sketches-go/ddsketch"
+
+	"github.com/sextant-router/sextant/internal/llm"
 )
 
 // Options tune a Registry. Zero values take the defaults.
@@ -43,6 +45,9 @@ type Result struct {
 	PromptTokens     int
 	CompletionTokens int
 	CostMicros       int64
+	// RateLimit is the headroom the upstream reported with the attempt's
+	// response (or its error), if it did; the latest known one is kept.
+	RateLimit llm.RateLimit
 }
 
 // Stats is one model's signals over the window.
@@ -70,6 +75,9 @@ type Stats struct {
 	// Feedback is the mean feedback score by request category since
 	// the process started (this replica's only).
 	Feedback map[string]FeedbackMean `json:"feedback,omitempty"`
+	// RateLimit is the latest rate-limit headroom the upstream reported,
+	// nil before any report.
+	RateLimit *Headroom `json:"rate_limit,omitempty"`
 }
 
 // Registry holds the signals of every model seen.
@@ -113,6 +121,7 @@ type model struct {
 	ewmaAt    time.Time
 	costTotal int64
 	feedback  map[string]feedbackSum
+	rateLimit rateLimit // latest report; at is zero before the first
 }
 
 func newSketch() *ddsketch.DDSketch {
@@ -176,6 +185,9 @@ func (r *Registry) finish(m *model, res Result) {
 	s.requests++
 	s.cost += res.CostMicros
 	m.costTotal += res.CostMicros
+	if res.RateLimit.Known && !now.Before(m.rateLimit.at) {
+		m.rateLimit = rateLimit{rl: res.RateLimit, at: now}
+	}
 	if res.Class != "" {
 		if s.errors == nil {
 			s.errors = map[string]int64{}
@@ -242,6 +254,9 @@ func (r *Registry) local(name string) Stats {
 	st.Feedback = m.feedbackMeans()
 	if !m.ewmaAt.IsZero() {
 		st.LatencyEWMAMS = m.ewma
+	}
+	if !m.rateLimit.at.IsZero() {
+		st.RateLimit = m.rateLimit.headroom(now)
 	}
 	for i := range m.slots {
 		s := &m.slots[i]

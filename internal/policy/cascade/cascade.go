@@ -14,6 +14,7 @@ import (
 	"github.com/sextant-router/sextant/internal/gate"
 	"github.com/sextant-router/sextant/internal/llm"
 	"github.com/sextant-router/sextant/internal/policy"
+	"github.com/sextant-router/sextant/internal/policy/hold"
 	"github.com/sextant-router/sextant/internal/policy/model"
 	"github.com/sextant-router/sextant/internal/trace"
 )
@@ -202,7 +203,7 @@ type answer struct {
 // gates added to the request (choices, logprobs).
 func (a *answer) outcome(client *llm.Request) *policy.Outcome {
 	if a.held != nil {
-		return &policy.Outcome{Model: a.model, Stream: &replay{held: a.held, client: client}}
+		return &policy.Outcome{Model: a.model, Stream: hold.NewReplay(a.held, nil, client)}
 	}
 	return &policy.Outcome{Model: a.model, Response: gate.Strip(client, a.resp)}
 }
@@ -301,7 +302,7 @@ func (n *Node) serveTier(ctx context.Context, c *policy.Call, i int) (*policy.Ou
 func (n *Node) judgeStream(ctx context.Context, c, tc *policy.Call, i int, req *llm.Request, out *policy.Outcome) (*policy.Outcome, *answer, error) {
 	t := &n.tiers[i]
 	s := out.Stream
-	var asm assembler
+	var asm hold.Assembler
 	held := []*llm.Chunk{}
 	next := t.every
 	for {
@@ -314,12 +315,12 @@ func (n *Node) judgeStream(ctx context.Context, c, tc *policy.Call, i int, req *
 			return nil, nil, err
 		}
 		held = append(held, ch)
-		asm.add(ch)
-		if t.every == 0 || asm.chars < next {
+		asm.Add(ch)
+		if t.every == 0 || asm.Chars() < next {
 			continue
 		}
-		next = asm.chars + t.every
-		v, err := n.check(ctx, tc, t, &gate.Answer{Model: out.Model, Request: req, Response: asm.response(), Partial: true})
+		next = asm.Chars() + t.every
+		v, err := n.check(ctx, tc, t, &gate.Answer{Model: out.Model, Request: req, Response: asm.Response(), Partial: true})
 		if err != nil {
 			s.Close()
 			return nil, nil, err
@@ -328,13 +329,13 @@ func (n *Node) judgeStream(ctx context.Context, c, tc *policy.Call, i int, req *
 			continue // a prefix the gates cannot judge yet: wait for more
 		}
 		if n.judge(c, i, v, out.Model, true) {
-			return &policy.Outcome{Model: out.Model, Stream: &replay{held: held, rest: s, client: c.Request}}, nil, nil
+			return &policy.Outcome{Model: out.Model, Stream: hold.NewReplay(held, s, c.Request)}, nil, nil
 		}
 		s.Close()
 		return nil, nil, nil
 	}
 	s.Close() // the stream ended, so its attempt is recorded already
-	v, err := n.check(ctx, tc, t, &gate.Answer{Model: out.Model, Request: req, Response: asm.response()})
+	v, err := n.check(ctx, tc, t, &gate.Answer{Model: out.Model, Request: req, Response: asm.Response()})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/policy/hold"
 	"github.com/sextant-router/sextant/internal/trace"
 )
 
@@ -43,7 +44,7 @@ func TestStreamHoldBack(t *testing.T) {
 	if w := models["weak"]; w.sent.Load() != w.streamLen.Load() || w.closed.Load() != 1 {
 		t.Fatalf("weak stream: sent %d of %d chunks, closed %d", w.sent.Load(), w.streamLen.Load(), w.closed.Load())
 	}
-	if _, held := out.Stream.(*replay); held {
+	if _, held := out.Stream.(*hold.Replay); held {
 		t.Fatal("the last tier's stream was held back, want it live")
 	}
 	// Live: the strong stream has sent only its first chunk so far.

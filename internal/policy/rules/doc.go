@@ -98,6 +98,11 @@
 //	                            latency_p95_ms, latency_p99_ms, latency_ewma_ms,
 //	                            ttft_p50_ms, ttft_p95_ms, error_rate, requests, in_flight,
 //	                            tokens_per_second, spend_usd; 0 for a model never called.
+//	                            The upstream's latest rate-limit headroom:
+//	                            ratelimit_remaining_requests, ratelimit_remaining_tokens,
+//	                            ratelimit_remaining_requests_share,
+//	                            ratelimit_remaining_tokens_share (0..1); these are -1
+//	                            while unknown, so test them with >= 0 first.
 //	                            An unknown name is an evaluation error.
 //	model_healthy(model)        false while the model's circuit is open (internal/health)
 //

@@ -10,19 +10,26 @@ import (
 	"github.com/sextant-router/sextant/internal/signals"
 )
 
-// signalNames are the metrics model_signal reads, from signals.Stats.
+// signalNames are the metrics model_signal reads, from signals.Stats. The
+// ratelimit_ ones read the upstream's latest rate-limit headroom and are
+// -1 while it is unknown (no report yet, or a header the upstream does not
+// send), so a rule should test them with >= 0 first.
 var signalNames = map[string]func(signals.Stats) float64{
-	"latency_p50_ms":    func(s signals.Stats) float64 { return s.LatencyP50MS },
-	"latency_p95_ms":    func(s signals.Stats) float64 { return s.LatencyP95MS },
-	"latency_p99_ms":    func(s signals.Stats) float64 { return s.LatencyP99MS },
-	"latency_ewma_ms":   func(s signals.Stats) float64 { return s.LatencyEWMAMS },
-	"ttft_p50_ms":       func(s signals.Stats) float64 { return s.TTFTP50MS },
-	"ttft_p95_ms":       func(s signals.Stats) float64 { return s.TTFTP95MS },
-	"error_rate":        func(s signals.Stats) float64 { return s.ErrorRate },
-	"requests":          func(s signals.Stats) float64 { return float64(s.Requests) },
-	"in_flight":         func(s signals.Stats) float64 { return float64(s.InFlight) },
-	"tokens_per_second": func(s signals.Stats) float64 { return s.TokensPerSecond },
-	"spend_usd":         func(s signals.Stats) float64 { return s.SpendUSD },
+	"latency_p50_ms":                     func(s signals.Stats) float64 { return s.LatencyP50MS },
+	"latency_p95_ms":                     func(s signals.Stats) float64 { return s.LatencyP95MS },
+	"latency_p99_ms":                     func(s signals.Stats) float64 { return s.LatencyP99MS },
+	"latency_ewma_ms":                    func(s signals.Stats) float64 { return s.LatencyEWMAMS },
+	"ttft_p50_ms":                        func(s signals.Stats) float64 { return s.TTFTP50MS },
+	"ttft_p95_ms":                        func(s signals.Stats) float64 { return s.TTFTP95MS },
+	"error_rate":                         func(s signals.Stats) float64 { return s.ErrorRate },
+	"requests":                           func(s signals.Stats) float64 { return float64(s.Requests) },
+	"in_flight":                          func(s signals.Stats) float64 { return float64(s.InFlight) },
+	"tokens_per_second":                  func(s signals.Stats) float64 { return s.TokensPerSecond },
+	"spend_usd":                          func(s signals.Stats) float64 { return s.SpendUSD },
+	"ratelimit_remaining_requests":       headroom(func(h *signals.Headroom) float64 { return float64(h.RemainingRequests) }),
+	"ratelimit_remaining_tokens":         headroom(func(h *signals.Headroom) float64 { return float64(h.RemainingTokens) }),
+	"ratelimit_remaining_requests_share": headroom(func(h *signals.Headroom) float64 { return h.RemainingRequestsShare }),
+	"ratelimit_remaining_tokens_share":   headroom(func(h *signals.Headroom) float64 { return h.RemainingTokensShare }),
 }
 
 // signalOptions declare the live-signal functions and the load variable.
@@ -52,6 +59,16 @@ func signalOptions() []cel.EnvOption {
 					}
 					return types.Bool(health.Default.Healthy(string(m)))
 				}))),
+	}
+}
+
+// headroom reads f of the rate-limit headroom, or -1 before any report.
+func headroom(f func(*signals.Headroom) float64) func(signals.Stats) float64 {
+	return func(s signals.Stats) float64 {
+		if s.RateLimit == nil {
+			return -1
+		}
+		return f(s.RateLimit)
 	}
 }
 

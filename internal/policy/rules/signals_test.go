@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sextant-router/sextant/internal/health"
+	"github.com/sextant-router/sextant/internal/llm"
 	"github.com/sextant-router/sextant/internal/load"
 	"github.com/sextant-router/sextant/internal/signals"
 )
@@ -13,6 +14,8 @@ func TestSignalFunctions(t *testing.T) {
 	// Process-wide registries: model names unique to this test.
 	signals.Default.Record("rules-test-slow", signals.Result{Latency: 2 * time.Second})
 	signals.Default.Record("rules-test-fast", signals.Result{Latency: 100 * time.Millisecond})
+	signals.Default.Record("rules-test-limited", signals.Result{Latency: time.Millisecond, RateLimit: llm.RateLimit{
+		Known: true, LimitRequests: 100, RemainingRequests: 5, LimitTokens: -1, RemainingTokens: 4000}})
 	health.Default.Configure(health.Config{ConsecutiveFailures: 1})
 	health.Default.Report("rules-test-down", health.Outcome{Failure: true})
 	t.Cleanup(func() { health.Default.Configure(health.Config{}) })
@@ -25,6 +28,12 @@ func TestSignalFunctions(t *testing.T) {
 		{`model_signal("rules-test-fast", "latency_p50_ms") > 1000.0`, "small"},
 		{`model_signal("never-seen", "requests") == 0.0`, "gpt-4"},
 		{`model_signal("rules-test-slow", "requests") == 1.0`, "gpt-4"},
+		{`model_signal("rules-test-limited", "ratelimit_remaining_requests") == 5.0`, "gpt-4"},
+		{`model_signal("rules-test-limited", "ratelimit_remaining_requests_share") < 0.1`, "gpt-4"},
+		{`model_signal("rules-test-limited", "ratelimit_remaining_tokens") == 4000.0`, "gpt-4"},
+		{`model_signal("rules-test-limited", "ratelimit_remaining_tokens_share") == -1.0`, "gpt-4"},
+		{`model_signal("rules-test-fast", "ratelimit_remaining_requests_share") >= 0.0`, "small"},
+		{`model_signal("never-seen", "ratelimit_remaining_tokens") == -1.0`, "gpt-4"},
 		{`!model_healthy("rules-test-down")`, "gpt-4"},
 		{`model_healthy("rules-test-fast")`, "gpt-4"},
 		{`load >= 1`, "gpt-4"},

@@ -157,7 +157,9 @@ func (p *Provider) Chat(ctx context.Context, req *llm.Request) (*llm.Response, e
 	if wr.Type != "message" && wr.ID == "" && len(wr.Content) == 0 {
 		return nil, p.badResponse(fmt.Errorf("response is not a message (type %q)", wr.Type))
 	}
-	return wr.llm(p.now().Unix()), nil
+	out := wr.llm(p.now().Unix())
+	out.RateLimit = upstream.AnthropicRateLimit(resp.Header, p.now())
+	return out, nil
 }
 
 // ChatStream sends req as a streamed message and returns once the upstream

@@ -143,6 +143,7 @@ func (p *Provider) statusError(resp *http.Response, body []byte) *llm.Error {
 	}
 	e := p.upstreamError(resp.StatusCode, eb, ue)
 	e.RetryAfter = upstream.RetryAfter(resp.Header, p.now())
+	e.RateLimit = upstream.AnthropicRateLimit(resp.Header, p.now())
 	return e
 }
 

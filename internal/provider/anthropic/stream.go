@@ -58,11 +58,16 @@ type stream struct {
 	tools     map[int]*toolBlock // by content block index
 	nTools    int
 	done      bool // message_stop arrived; only io.EOF remains
+	rl        llm.RateLimit
 }
+
+// RateLimit is the headroom the response's headers reported
+// (llm.RateLimitReporter).
+func (s *stream) RateLimit() llm.RateLimit { return s.rl }
 
 func newStream(p *Provider, body *upstream.Body) *stream {
 	return &stream{p: p, body: body, events: sse.NewReader(body),
-		created: p.now().Unix(), tools: map[int]*toolBlock{}}
+		created: p.now().Unix(), tools: map[int]*toolBlock{}, rl: upstream.AnthropicRateLimit(body.Header(), p.now())}
 }
 
 // Recv returns the next chunk; io.EOF after message_stop (and the usage

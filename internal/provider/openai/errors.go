@@ -126,6 +126,7 @@ func (p *Provider) statusError(resp *http.Response, body []byte) *llm.Error {
 	}
 	e := p.upstreamError(resp.StatusCode, eb, ue)
 	e.RetryAfter = retryAfter(resp.Header, p.now())
+	e.RateLimit = upstream.OpenAIRateLimit(resp.Header)
 	return e
 }
 

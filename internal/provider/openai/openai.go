@@ -136,7 +136,9 @@ func (p *Provider) Chat(ctx context.Context, req *llm.Request) (*llm.Response, e
 		// Some gateways (OpenRouter) answer 200 with an error body.
 		return nil, p.inbandError(*wr.Error)
 	}
-	return wr.llm(), nil
+	out := wr.llm()
+	out.RateLimit = upstream.OpenAIRateLimit(resp.Header)
+	return out, nil
 }
 
 // ChatStream sends req as a streamed completion and returns once the

@@ -20,11 +20,16 @@ type stream struct {
 	body   *upstream.Body
 	events *sse.Reader
 	err    error // sticky: io.EOF after [DONE], or the error that ended the stream
+	rl     llm.RateLimit
 }
 
 func newStream(p *Provider, body *upstream.Body) *stream {
-	return &stream{p: p, body: body, events: sse.NewReader(body)}
+	return &stream{p: p, body: body, events: sse.NewReader(body), rl: upstream.OpenAIRateLimit(body.Header())}
 }
+
+// RateLimit is the headroom the response's headers reported
+// (llm.RateLimitReporter).
+func (s *stream) RateLimit() llm.RateLimit { return s.rl }
 
 // Recv returns the next chunk; io.EOF after data: [DONE]; an *llm.Error
 // for an error event, a stream that ends without [DONE] (ClassTransient,

@@ -1,7 +1,8 @@
 // Package upstream is the HTTP mechanism the wire adapters (openai,
 // anthropic, gemini) share: sending a JSON POST with the adapter's headers,
 // classifying transport failures, cancellation and deadlines as
-// *llm.Error, reading bounded bodies, parsing Retry-After, keeping the API
+// *llm.Error, reading bounded bodies, parsing Retry-After and the vendors'
+// rate-limit headers (OpenAIRateLimit, AnthropicRateLimit), keeping the API
 // key out of upstream text, and a streamed body whose Close cancels the
 // request.
 //

@@ -96,7 +96,9 @@ func PostStream(ctx context.Context, r *Request, inband func(resp *http.Response
 		}
 		return nil, BadResponse(r.Model, fmt.Errorf("expected an event stream, got %s", mt))
 	}
-	return NewBody(sctx, cancel, resp.Body), nil
+	b := NewBody(sctx, cancel, resp.Body)
+	b.header = resp.Header
+	return b, nil
 }
 
 // ReadBody reads a 2xx body of at most limit bytes, for the catalog model

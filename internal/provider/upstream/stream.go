@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"io"
+	"net/http"
 	"sync"
 	"sync/atomic"
 )
@@ -14,6 +15,7 @@ type Body struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	rc     io.ReadCloser
+	header http.Header // the response's headers; nil from NewBody
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -37,6 +39,10 @@ func (b *Body) Close() error {
 	})
 	return nil
 }
+
+// Header returns the response's headers (nil when b was made by NewBody
+// rather than PostStream). It must not be modified.
+func (b *Body) Header() http.Header { return b.header }
 
 // Closed reports whether Close has been called.
 func (b *Body) Closed() bool { return b.closed.Load() }

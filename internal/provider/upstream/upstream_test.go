@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +132,27 @@ func TestBodyCloseIsIdempotentAndCancels(t *testing.T) {
 	}
 	if !b.Closed() || rc.n != 1 || b.Context().Err() == nil {
 		t.Errorf("after Close: closed %v, body closed %d times, ctx err %v", b.Closed(), rc.n, b.Context().Err())
+	}
+}
+
+func TestPostStreamKeepsHeaders(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("X-Ratelimit-Remaining-Requests", "7")
+		io.WriteString(w, "data: x\n\n")
+	}))
+	defer srv.Close()
+	b, err := PostStream(context.Background(), &Request{Client: srv.Client(), Model: "m", URL: srv.URL, Body: []byte("{}"),
+		StatusError: func(*http.Response, []byte) *llm.Error { return &llm.Error{} }},
+		func(*http.Response, []byte) *llm.Error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if got := b.Header().Get("x-ratelimit-remaining-requests"); got != "7" {
+		t.Errorf("Header = %q", got)
+	}
+	if NewBody(context.Background(), func() {}, io.NopCloser(strings.NewReader(""))).Header() != nil {
+		t.Error("NewBody has headers")
 	}
 }

@@ -1,6 +1,11 @@
-package cascade
+// Package hold holds a streamed answer back while gates judge it: an
+// Assembler folds chunks into a whole llm.Response for the gates, and a
+// Replay hands the client the held chunks, then the rest of the stream.
+// Cascades and races share it.
+package hold
 
 import (
+	"errors"
 	"io"
 	"strings"
 
@@ -8,10 +13,10 @@ import (
 	"github.com/sextant-router/sextant/internal/llm"
 )
 
-// assembler builds a whole llm.Response from a stream's chunks, so that
+// Assembler builds a whole llm.Response from a stream's chunks, so that
 // gates can judge a held-back stream (or its prefix) as they judge a whole
 // answer. It is used by one goroutine.
-type assembler struct {
+type Assembler struct {
 	id, model, fingerprint string
 	created                int64
 	choices                []choiceParts
@@ -28,8 +33,8 @@ type choiceParts struct {
 	logprobs         *llm.Logprobs
 }
 
-// add folds one chunk into the answer.
-func (a *assembler) add(ch *llm.Chunk) {
+// Add folds one chunk into the answer.
+func (a *Assembler) Add(ch *llm.Chunk) {
 	if a.id == "" {
 		a.id = ch.ID
 	}
@@ -89,14 +94,18 @@ func (a *assembler) add(ch *llm.Chunk) {
 	}
 }
 
+// Chars returns how much text has arrived over every choice (content,
+// refusal and tool-call arguments), in bytes.
+func (a *Assembler) Chars() int { return a.chars }
+
 // maxChoices bounds the choice and tool-call indexes an upstream may use,
-// so a hostile index cannot make the assembler allocate without limit.
+// so a hostile index cannot make the Assembler allocate without limit.
 const maxChoices = 1024
 
-// response returns the answer received so far. The returned value shares
-// nothing mutable with the assembler except the logprob slices, which
+// Response returns the answer received so far. The returned value shares
+// nothing mutable with the Assembler except the logprob slices, which
 // are only appended to.
-func (a *assembler) response() *llm.Response {
+func (a *Assembler) Response() *llm.Response {
 	r := &llm.Response{ID: a.id, Created: a.created, Model: a.model, SystemFingerprint: a.fingerprint,
 		Choices: make([]llm.Choice, len(a.choices))}
 	if a.usage != nil {
@@ -119,13 +128,13 @@ func (a *assembler) response() *llm.Response {
 	return r
 }
 
-// replay is the stream the client gets for a held-back answer: the chunks
+// Replay is the stream the client gets for a held-back answer: the chunks
 // received while the gates judged, exactly as they arrived, then — when the
 // gates accepted a prefix — the rest of the upstream stream live. The
 // upstream's usage and cost were recorded by the executor's stream, which
-// replay only reads, so they are counted once. Recv and Close must be
+// Replay only reads, so they are counted once. Recv and Close must be
 // called from one goroutine at a time, as for any llm.Stream.
-type replay struct {
+type Replay struct {
 	held []*llm.Chunk
 	next int
 	rest llm.Stream // nil when the upstream stream was read to its end
@@ -135,7 +144,14 @@ type replay struct {
 	done   bool
 }
 
-func (r *replay) Recv() (*llm.Chunk, error) {
+// NewReplay returns the stream replaying held, then rest (nil when the
+// upstream stream was read to its end), with what was added to the
+// request beyond client stripped from every chunk.
+func NewReplay(held []*llm.Chunk, rest llm.Stream, client *llm.Request) *Replay {
+	return &Replay{held: held, rest: rest, client: client}
+}
+
+func (r *Replay) Recv() (*llm.Chunk, error) {
 	for {
 		if r.done {
 			return nil, io.EOF
@@ -163,7 +179,7 @@ func (r *replay) Recv() (*llm.Chunk, error) {
 
 // Close closes the live rest of the upstream stream, if any; it is safe to
 // call more than once.
-func (r *replay) Close() error {
+func (r *Replay) Close() error {
 	r.done = true
 	r.held = nil
 	if r.rest != nil {
@@ -173,7 +189,7 @@ func (r *replay) Close() error {
 }
 
 // Buffered implements llm.Buffered: held chunks are ready at once.
-func (r *replay) Buffered() bool {
+func (r *Replay) Buffered() bool {
 	if r.done {
 		return false
 	}
@@ -185,6 +201,26 @@ func (r *replay) Buffered() bool {
 }
 
 var (
-	_ llm.Stream   = (*replay)(nil)
-	_ llm.Buffered = (*replay)(nil)
+	_ llm.Stream   = (*Replay)(nil)
+	_ llm.Buffered = (*Replay)(nil)
 )
+
+// Collect reads s to its end and closes it, returning the chunks as they
+// arrived and the whole answer. On an error s is closed too (a metered
+// stream records its attempt once either way).
+func Collect(s llm.Stream) ([]*llm.Chunk, *llm.Response, error) {
+	defer s.Close()
+	var asm Assembler
+	held := []*llm.Chunk{}
+	for {
+		ch, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			return held, asm.Response(), nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		held = append(held, ch)
+		asm.Add(ch)
+	}
+}

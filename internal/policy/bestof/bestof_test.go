@@ -1,0 +1,198 @@
+package bestof
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/sextant-router/sextant/internal/conf"
+	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/trace"
+)
+
+var errDown = &llm.Error{Status: 503, Type: llm.TypeUpstream, Message: "down", Class: llm.ClassTransient}
+
+// judgeFake rates answers saying "four" 9 and others 3.
+func judgeFake(req *llm.Request) string {
+	for _, m := range req.Messages {
+		if strings.Contains(m.Content, "four") {
+			return "The answer is right. Rating: [[9]]"
+		}
+	}
+	return "Wrong. Rating: [[3]]"
+}
+
+func TestBestOf(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		name      string
+		models    map[string]*fakeModel
+		cfg       string
+		stream    bool
+		want      string // "" wants an error
+		decisions []string
+		outcomes  map[string]string
+	}{
+		{
+			name: "gate: the highest score wins after every answer is in",
+			models: map[string]*fakeModel{"a": {text: "five", delay: 5 * ms}, "b": {text: "four", delay: 50 * ms},
+				"c": {text: "six", delay: 10 * ms}},
+			cfg:       `{"candidates":["a","b","c"],"select":"gate","gates":{"test":{"scores":{"a":0.3,"b":0.9,"c":0.5}}}}`,
+			want:      "four",
+			decisions: []string{"select:b"},
+			outcomes:  map[string]string{"a": trace.OutcomeOK, "b": trace.OutcomeOK, "c": trace.OutcomeOK},
+		},
+		{
+			name: "vote: the majority's earliest answer",
+			models: map[string]*fakeModel{"a": {text: "So the answer is 4.", delay: 30 * ms}, "b": {text: "2+2 = 4\n#### 4", delay: 10 * ms},
+				"c": {text: "It is 5", delay: 5 * ms}},
+			cfg:       `{"candidates":["a","b","c"],"select":"vote"}`,
+			want:      "2+2 = 4\n#### 4",
+			decisions: []string{"select:b"},
+		},
+		{
+			name:      "vote: a tie goes to the first answer",
+			models:    map[string]*fakeModel{"a": {text: "5", delay: 20 * ms}, "b": {text: "4", delay: 10 * ms}},
+			cfg:       `{"candidates":["a","b"],"select":"vote"}`,
+			want:      "4",
+			decisions: []string{"select:b"},
+		},
+		{
+			name: "judge: the judge's highest rating",
+			models: map[string]*fakeModel{"a": {text: "five", delay: 5 * ms}, "b": {text: "four", delay: 10 * ms},
+				"judge": {reply: judgeFake}},
+			cfg:       `{"candidates":["a","b"],"select":"judge","judge":{"model":"judge"}}`,
+			want:      "four",
+			decisions: []string{"select:b"},
+		},
+		{
+			name:      "deadline: the late candidate is canceled",
+			models:    map[string]*fakeModel{"a": {text: "four", delay: 10 * ms}, "b": {text: "4", delay: 10 * time.Second}},
+			cfg:       `{"candidates":["a","b"],"select":"vote","deadline":"100ms"}`,
+			want:      "four",
+			decisions: []string{"cancel:b", "select:a"},
+			outcomes:  map[string]string{"a": trace.OutcomeOK, "b": trace.OutcomeCanceled},
+		},
+		{
+			name:      "deadline with no answer yet: the first answer is taken",
+			models:    map[string]*fakeModel{"a": {text: "four", delay: 200 * ms}, "b": {text: "4", delay: 10 * time.Second}},
+			cfg:       `{"candidates":["a","b"],"select":"vote","deadline":"100ms"}`,
+			want:      "four",
+			decisions: []string{"cancel:b", "select:a"},
+		},
+		{
+			name:      "a failing candidate is left out",
+			models:    map[string]*fakeModel{"a": {err: errDown}, "b": {text: "four", delay: ms}},
+			cfg:       `{"candidates":["a","b"],"select":"gate","gates":{"test":{}}}`,
+			want:      "four",
+			decisions: []string{"error:a", "select:b"},
+		},
+		{
+			name:      "every candidate fails",
+			models:    map[string]*fakeModel{"a": {err: errDown}, "b": {err: errDown, delay: ms}},
+			cfg:       `{"candidates":["a","b"],"select":"vote"}`,
+			decisions: []string{"error:a", "error:b", "none"},
+		},
+		{
+			name:      "stream: the selected answer is replayed",
+			models:    map[string]*fakeModel{"a": {text: "five", delay: 5 * ms, gap: ms}, "b": {text: "four is right", delay: 10 * ms, gap: ms}},
+			cfg:       `{"candidates":["a","b"],"select":"gate","gates":{"test":{"scores":{"a":0.1}}}}`,
+			stream:    true,
+			want:      "four is right",
+			decisions: []string{"select:b"},
+			outcomes:  map[string]string{"a": trace.OutcomeOK, "b": trace.OutcomeOK},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newEnv(tt.models)
+				n := e.build(t, tt.cfg)
+				c := e.call(tt.stream)
+				out, err := n.Serve(t.Context(), c)
+				if tt.want == "" {
+					if err == nil {
+						t.Fatalf("Serve = %+v, want an error", out)
+					}
+				} else {
+					if err != nil {
+						t.Fatalf("Serve: %v", err)
+					}
+					if got := text(t, out); got != tt.want {
+						t.Fatalf("answer %q, want %q", got, tt.want)
+					}
+				}
+				if got := decisions(c.Trace); !reflect.DeepEqual(got, tt.decisions) {
+					t.Errorf("decisions %q, want %q", got, tt.decisions)
+				}
+				calls, outcomes, _ := ledger(t, c.Trace)
+				for m, f := range e.models {
+					if int(f.calls.Load()) != calls[m] {
+						t.Errorf("%s saw %d calls, the trace %d", m, f.calls.Load(), calls[m])
+					}
+				}
+				for m, want := range tt.outcomes {
+					if outcomes[m] != want {
+						t.Errorf("%s's attempt %s, want %s", m, outcomes[m], want)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestClientCancel: when the client goes away every candidate stops and
+// Serve returns.
+func TestClientCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(map[string]*fakeModel{"a": {text: "x", delay: time.Hour}, "b": {text: "y", hangAfter: 1}})
+		n := e.build(t, `{"candidates":["a","b"],"select":"vote"}`)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		c := e.call(true)
+		_, err := n.Serve(ctx, c)
+		if llm.ClassOf(err) != llm.ClassCanceled {
+			t.Fatalf("Serve error %v, want canceled", err)
+		}
+		_, outcomes, cost := ledger(t, c.Trace)
+		if outcomes["a"] != trace.OutcomeCanceled || outcomes["b"] != trace.OutcomeCanceled {
+			t.Fatalf("outcomes %v, want both canceled", outcomes)
+		}
+		if cost["b"] <= 0 {
+			t.Fatal("the canceled stream's partial usage was not paid for")
+		}
+		if b := e.models["b"]; b.closed.Load() != 1 {
+			t.Fatalf("b's stream closed %d times, want 1", b.closed.Load())
+		}
+	})
+}
+
+func TestConfigErrors(t *testing.T) {
+	e := newEnv(map[string]*fakeModel{"a": {}, "b": {}})
+	tests := []struct{ cfg, path string }{
+		{`{"candidates":["a"],"select":"vote"}`, "routes.r.best_of.candidates"},
+		{`{"candidates":["a","nope"],"select":"vote"}`, "routes.r.best_of.candidates[1]"},
+		{`{"candidates":["a","b"]}`, "routes.r.best_of.select"},
+		{`{"candidates":["a","b"],"select":"best"}`, "routes.r.best_of.select"},
+		{`{"candidates":["a","b"],"select":"gate"}`, "routes.r.best_of.gates"},
+		{`{"candidates":["a","b"],"select":"judge"}`, "routes.r.best_of.judge"},
+		{`{"candidates":["a","b"],"select":"judge","judge":{"model":"nope"}}`, "routes.r.best_of.judge.model"},
+		{`{"candidates":["a","b"],"select":"vote","gates":{"test":{}}}`, "routes.r.best_of.gates"},
+		{`{"candidates":["a","b"],"select":"vote","deadline":"-1s"}`, "routes.r.best_of.deadline"},
+		{`{"candidates":["a","b"],"select":"vote","colour":1}`, "routes.r.best_of"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cfg, func(t *testing.T) {
+			_, err := New(e, "routes.r.best_of", json.RawMessage(tt.cfg))
+			var ce *conf.Error
+			if !errors.As(err, &ce) || !strings.HasPrefix(ce.Path, tt.path) {
+				t.Fatalf("New = %v, want a *conf.Error at %s", err, tt.path)
+			}
+		})
+	}
+}
