@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// TestParallelExample serves examples/parallel.yaml: the race, hedge and
-// best_of routes answer, whole and streamed, from the sim fleet.
+// TestParallelExample serves examples/parallel.yaml: the race, hedge,
+// best_of and upgrade routes answer, whole and streamed, from the sim
+// fleet.
 func TestParallelExample(t *testing.T) {
 	raw, err := os.ReadFile("../examples/parallel.yaml")
 	if err != nil {
@@ -15,7 +16,7 @@ func TestParallelExample(t *testing.T) {
 	}
 	p := startConfig(t, string(raw))
 	fleet := map[string]bool{"sim-tail": true, "sim-fast": true, "sim-steady": true}
-	for _, route := range []string{"race", "hedge", "best_of"} {
+	for _, route := range []string{"race", "hedge", "best_of", "upgrade"} {
 		for _, stream := range []bool{false, true} {
 			resp, body := p.postJSON("/v1/chat/completions", chatBody(route, "what is 2+2?", stream))
 			if resp.StatusCode != http.StatusOK {

@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/sextant-router/sextant/internal/cache"
 	"github.com/sextant-router/sextant/internal/conf"
 	"github.com/sextant-router/sextant/internal/health"
 	"github.com/sextant-router/sextant/internal/state"
@@ -39,6 +40,8 @@ type File struct {
 	// State shares signals, circuits, budgets, rate limits and session
 	// stickiness between replicas (internal/state); default in memory.
 	State state.Config `json:"state"`
+	// Cache is the exact response cache (internal/cache); off by default.
+	Cache cache.Config `json:"cache"`
 }
 
 // Server configures the HTTP listener.

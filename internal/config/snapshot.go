@@ -94,6 +94,7 @@ func Build(f *File, o BuildOptions) (*Snapshot, error) {
 	add(validateExecutor(&f.Executor))
 	add(f.Health.Validate("health"))
 	add(f.State.Validate("state"))
+	add(f.Cache.Validate("cache"))
 
 	for i, mc := range f.Models {
 		path := conf.Index("models", i)
@@ -161,6 +162,12 @@ func Build(f *File, o BuildOptions) (*Snapshot, error) {
 			add(buildKey(path, k, o.Getenv, s.Keys))
 		}
 		add(validateKeyLimits(path, k, s))
+	}
+	for i, name := range f.Cache.Routes {
+		_, isRoute := f.Routes[name]
+		if _, isModel := s.Models[name]; name != "" && !isRoute && !isModel {
+			add(conf.Errorf(conf.Index("cache.routes", i), "no route or model is named %q", name))
+		}
 	}
 	obs, obsErrs := buildObservability(f, s.Models, s.Order, o.BaseDir, o.Getenv)
 	errs = append(errs, obsErrs...)

@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/sextant-router/sextant/internal/cache"
 	"github.com/sextant-router/sextant/internal/catalog"
 	"github.com/sextant-router/sextant/internal/config"
 	"github.com/sextant-router/sextant/internal/llm"
@@ -58,12 +60,15 @@ type Engine struct {
 	snap      atomic.Pointer[config.Snapshot]
 	log       Recorder
 	observers []Observer
+	// cache is the exact response cache; it outlives snapshots, whose
+	// cache block decides which routes use it.
+	cache *cache.Cache
 }
 
 // New returns an engine serving snap, recording decisions to log (nil
 // records nothing) and telling observers of every finished request.
 func New(snap *config.Snapshot, log Recorder, observers ...Observer) *Engine {
-	e := &Engine{log: log, observers: observers}
+	e := &Engine{log: log, observers: observers, cache: cache.New(cache.DefaultMaxEntries)}
 	e.snap.Store(snap)
 	return e
 }
@@ -88,6 +93,10 @@ type Inbound struct {
 	// TraceID and ParentSpanID place the request in an OpenTelemetry
 	// trace (hex, "" when tracing is off or the client sent no parent).
 	TraceID, ParentSpanID string
+	// CacheControl is the client's x-sextant-cache header: "bypass"
+	// (neither read nor write the response cache), "refresh" (skip the
+	// read, store the answer) or "" (use the cache).
+	CacheControl string
 }
 
 // Exchange is one request in progress. The caller must call Finish exactly
@@ -101,6 +110,9 @@ type Exchange struct {
 	// Outcome is nil when Err is set.
 	Outcome *policy.Outcome
 	Err     error
+	// Cache is what the response cache did: "hit", "miss", "bypass", or ""
+	// when the route does not use the cache.
+	Cache string
 
 	e *Engine
 	// snap is the snapshot the exchange started on; its store config
@@ -134,12 +146,83 @@ func (e *Engine) Chat(ctx context.Context, in Inbound) *Exchange {
 	}
 	ctx, x.cancel = context.WithTimeout(ctx, snap.File.Executor.TotalTimeout.D())
 	call := &policy.Call{Request: in.Request, Caller: in.Caller, Header: in.Header, Exec: snap.Executor, Trace: x.Trace, Now: in.Start}
-	out, err := node.Serve(ctx, call)
+	out, err := e.serve(ctx, x, snap, node, call)
 	if err == nil && out == nil {
 		err = &llm.Error{Status: http.StatusInternalServerError, Type: llm.TypeServer, Message: "the route returned no answer"}
 	}
 	x.Outcome, x.Err = out, err
 	return x
+}
+
+// serve runs the tree, through the response cache when the snapshot turns
+// it on for the route: once per request, whatever the tree does inside.
+func (e *Engine) serve(ctx context.Context, x *Exchange, snap *config.Snapshot, node policy.Node, call *policy.Call) (*policy.Outcome, error) {
+	cfg := &snap.File.Cache
+	if !cfg.Covers(x.Route) {
+		return node.Serve(ctx, call)
+	}
+	ctl := strings.ToLower(strings.TrimSpace(x.in.CacheControl))
+	if ctl == "bypass" {
+		x.Cache = "bypass"
+		return node.Serve(ctx, call)
+	}
+	req := call.Request
+	key, err := cache.Key(x.in.Caller.Key, x.Route, req)
+	if err != nil {
+		x.Cache = "bypass"
+		return node.Serve(ctx, call)
+	}
+	e.cache.Resize(cfg.MaxOrDefault())
+	ttl := cfg.TTLOrDefault()
+	if ctl != "refresh" {
+		if ent, ok := e.cache.Get(key); ok {
+			return cacheHit(x, ent, req, ""), nil
+		}
+	}
+	if req.Stream {
+		x.Cache = "miss"
+		x.Trace.Decide(trace.Decision{Node: "cache", Kind: "cache", Decision: "miss", Reason: ctl})
+		out, err := node.Serve(ctx, call)
+		if err == nil && out != nil && out.Stream != nil {
+			model := out.Model
+			out.Stream = cache.Record(out.Stream, func(r *llm.Response) {
+				e.cache.Set(key, &cache.Entry{Model: model, Response: r}, ttl)
+			})
+		}
+		return out, err
+	}
+	ent, shared, err := e.cache.Do(ctx, key, ttl, func() (*cache.Entry, error) {
+		out, err := node.Serve(ctx, call)
+		switch {
+		case err != nil:
+			return nil, err
+		case out == nil || out.Response == nil:
+			return nil, &llm.Error{Status: http.StatusInternalServerError, Type: llm.TypeServer, Message: "the route returned no answer"}
+		}
+		return &cache.Entry{Model: out.Model, Response: out.Response}, nil
+	})
+	if shared && err == nil {
+		return cacheHit(x, ent, req, "coalesced"), nil
+	}
+	x.Cache = "miss"
+	x.Trace.Decide(trace.Decision{Node: "cache", Kind: "cache", Decision: "miss", Reason: ctl})
+	if err != nil {
+		return nil, err
+	}
+	return &policy.Outcome{Model: ent.Model, Response: ent.Response}, nil
+}
+
+// cacheHit answers from ent at zero upstream cost: no attempt is recorded,
+// only the decision. A streaming request gets the answer replayed as a
+// stream.
+func cacheHit(x *Exchange, ent *cache.Entry, req *llm.Request, reason string) *policy.Outcome {
+	x.Cache = "hit"
+	x.Trace.Decide(trace.Decision{Node: "cache", Kind: "cache", Decision: "hit", Reason: reason,
+		Data: map[string]any{"model": ent.Model}})
+	if req.Stream {
+		return &policy.Outcome{Model: ent.Model, Stream: cache.NewReplay(ent.Response)}
+	}
+	return &policy.Outcome{Model: ent.Model, Response: ent.Response}
 }
 
 func resolve(snap *config.Snapshot, name string) (policy.Node, string) {

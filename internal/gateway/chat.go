@@ -23,10 +23,14 @@ import (
 
 // Response headers every chat completion carries.
 const (
-	HeaderRoute   = "X-Sextant-Route"
-	HeaderModel   = "X-Sextant-Model"
-	HeaderCost    = "X-Sextant-Cost-Usd"
-	HeaderTrace   = "X-Sextant-Trace" // request header: "1" returns the trace
+	HeaderRoute = "X-Sextant-Route"
+	HeaderModel = "X-Sextant-Model"
+	HeaderCost  = "X-Sextant-Cost-Usd"
+	HeaderTrace = "X-Sextant-Trace" // request header: "1" returns the trace
+	// HeaderCache is, on a request, "bypass" or "refresh" for the
+	// response cache and, on a response, what the cache did: hit, miss
+	// or bypass (absent when the route does not use the cache).
+	HeaderCache   = "X-Sextant-Cache"
 	HeaderSession = "X-Session-Id"
 )
 
@@ -94,9 +98,13 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, api clientAPI
 	requestModel := req.Model
 	in := engine.Inbound{ID: RequestID(r.Context()), Request: req, Caller: caller, Header: allowedHeaders(snap, r.Header), Start: start, Snapshot: snap}
 	in.TraceID, in.ParentSpanID = traceContext(r.Context())
+	in.CacheControl = r.Header.Get(HeaderCache)
 	x := s.engine.Chat(r.Context(), in)
 	defer account(snap, caller, x)
 	w.Header().Set(HeaderRoute, x.Route)
+	if x.Cache != "" {
+		w.Header().Set(HeaderCache, x.Cache)
+	}
 	if x.Err != nil {
 		e := clientError(x.Err)
 		setCost(w.Header(), x)

@@ -22,6 +22,7 @@ import (
 	_ "github.com/sextant-router/sextant/internal/policy/race"
 	_ "github.com/sextant-router/sextant/internal/policy/rules"
 	_ "github.com/sextant-router/sextant/internal/policy/split"
+	_ "github.com/sextant-router/sextant/internal/policy/upgrade"
 	_ "github.com/sextant-router/sextant/internal/policy/winrate"
 
 	// Gate kinds (all, any and weighted come with package gate).

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sextant-router/sextant/internal/conf"
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/policy/policytest"
 	"github.com/sextant-router/sextant/internal/trace"
 )
 
@@ -31,7 +32,7 @@ func TestBestOf(t *testing.T) {
 	ms := time.Millisecond
 	tests := []struct {
 		name      string
-		models    map[string]*fakeModel
+		models    map[string]*policytest.Model
 		cfg       string
 		stream    bool
 		want      string // "" wants an error
@@ -40,8 +41,8 @@ func TestBestOf(t *testing.T) {
 	}{
 		{
 			name: "gate: the highest score wins after every answer is in",
-			models: map[string]*fakeModel{"a": {text: "five", delay: 5 * ms}, "b": {text: "four", delay: 50 * ms},
-				"c": {text: "six", delay: 10 * ms}},
+			models: map[string]*policytest.Model{"a": {Text: "five", Delay: 5 * ms}, "b": {Text: "four", Delay: 50 * ms},
+				"c": {Text: "six", Delay: 10 * ms}},
 			cfg:       `{"candidates":["a","b","c"],"select":"gate","gates":{"test":{"scores":{"a":0.3,"b":0.9,"c":0.5}}}}`,
 			want:      "four",
 			decisions: []string{"select:b"},
@@ -49,30 +50,30 @@ func TestBestOf(t *testing.T) {
 		},
 		{
 			name: "vote: the majority's earliest answer",
-			models: map[string]*fakeModel{"a": {text: "So the answer is 4.", delay: 30 * ms}, "b": {text: "2+2 = 4\n#### 4", delay: 10 * ms},
-				"c": {text: "It is 5", delay: 5 * ms}},
+			models: map[string]*policytest.Model{"a": {Text: "So the answer is 4.", Delay: 30 * ms}, "b": {Text: "2+2 = 4\n#### 4", Delay: 10 * ms},
+				"c": {Text: "It is 5", Delay: 5 * ms}},
 			cfg:       `{"candidates":["a","b","c"],"select":"vote"}`,
 			want:      "2+2 = 4\n#### 4",
 			decisions: []string{"select:b"},
 		},
 		{
 			name:      "vote: a tie goes to the first answer",
-			models:    map[string]*fakeModel{"a": {text: "5", delay: 20 * ms}, "b": {text: "4", delay: 10 * ms}},
+			models:    map[string]*policytest.Model{"a": {Text: "5", Delay: 20 * ms}, "b": {Text: "4", Delay: 10 * ms}},
 			cfg:       `{"candidates":["a","b"],"select":"vote"}`,
 			want:      "4",
 			decisions: []string{"select:b"},
 		},
 		{
 			name: "judge: the judge's highest rating",
-			models: map[string]*fakeModel{"a": {text: "five", delay: 5 * ms}, "b": {text: "four", delay: 10 * ms},
-				"judge": {reply: judgeFake}},
+			models: map[string]*policytest.Model{"a": {Text: "five", Delay: 5 * ms}, "b": {Text: "four", Delay: 10 * ms},
+				"judge": {Reply: judgeFake}},
 			cfg:       `{"candidates":["a","b"],"select":"judge","judge":{"model":"judge"}}`,
 			want:      "four",
 			decisions: []string{"select:b"},
 		},
 		{
 			name:      "deadline: the late candidate is canceled",
-			models:    map[string]*fakeModel{"a": {text: "four", delay: 10 * ms}, "b": {text: "4", delay: 10 * time.Second}},
+			models:    map[string]*policytest.Model{"a": {Text: "four", Delay: 10 * ms}, "b": {Text: "4", Delay: 10 * time.Second}},
 			cfg:       `{"candidates":["a","b"],"select":"vote","deadline":"100ms"}`,
 			want:      "four",
 			decisions: []string{"cancel:b", "select:a"},
@@ -80,27 +81,27 @@ func TestBestOf(t *testing.T) {
 		},
 		{
 			name:      "deadline with no answer yet: the first answer is taken",
-			models:    map[string]*fakeModel{"a": {text: "four", delay: 200 * ms}, "b": {text: "4", delay: 10 * time.Second}},
+			models:    map[string]*policytest.Model{"a": {Text: "four", Delay: 200 * ms}, "b": {Text: "4", Delay: 10 * time.Second}},
 			cfg:       `{"candidates":["a","b"],"select":"vote","deadline":"100ms"}`,
 			want:      "four",
 			decisions: []string{"cancel:b", "select:a"},
 		},
 		{
 			name:      "a failing candidate is left out",
-			models:    map[string]*fakeModel{"a": {err: errDown}, "b": {text: "four", delay: ms}},
+			models:    map[string]*policytest.Model{"a": {Err: errDown}, "b": {Text: "four", Delay: ms}},
 			cfg:       `{"candidates":["a","b"],"select":"gate","gates":{"test":{}}}`,
 			want:      "four",
 			decisions: []string{"error:a", "select:b"},
 		},
 		{
 			name:      "every candidate fails",
-			models:    map[string]*fakeModel{"a": {err: errDown}, "b": {err: errDown, delay: ms}},
+			models:    map[string]*policytest.Model{"a": {Err: errDown}, "b": {Err: errDown, Delay: ms}},
 			cfg:       `{"candidates":["a","b"],"select":"vote"}`,
 			decisions: []string{"error:a", "error:b", "none"},
 		},
 		{
 			name:      "stream: the selected answer is replayed",
-			models:    map[string]*fakeModel{"a": {text: "five", delay: 5 * ms, gap: ms}, "b": {text: "four is right", delay: 10 * ms, gap: ms}},
+			models:    map[string]*policytest.Model{"a": {Text: "five", Delay: 5 * ms, Gap: ms}, "b": {Text: "four is right", Delay: 10 * ms, Gap: ms}},
 			cfg:       `{"candidates":["a","b"],"select":"gate","gates":{"test":{"scores":{"a":0.1}}}}`,
 			stream:    true,
 			want:      "four is right",
@@ -113,7 +114,7 @@ func TestBestOf(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				e := newEnv(tt.models)
 				n := e.build(t, tt.cfg)
-				c := e.call(tt.stream)
+				c := e.Call(tt.stream)
 				out, err := n.Serve(t.Context(), c)
 				if tt.want == "" {
 					if err == nil {
@@ -123,17 +124,17 @@ func TestBestOf(t *testing.T) {
 					if err != nil {
 						t.Fatalf("Serve: %v", err)
 					}
-					if got := text(t, out); got != tt.want {
+					if got := policytest.Text(t, out); got != tt.want {
 						t.Fatalf("answer %q, want %q", got, tt.want)
 					}
 				}
 				if got := decisions(c.Trace); !reflect.DeepEqual(got, tt.decisions) {
 					t.Errorf("decisions %q, want %q", got, tt.decisions)
 				}
-				calls, outcomes, _ := ledger(t, c.Trace)
-				for m, f := range e.models {
-					if int(f.calls.Load()) != calls[m] {
-						t.Errorf("%s saw %d calls, the trace %d", m, f.calls.Load(), calls[m])
+				calls, outcomes, _ := policytest.Ledger(t, c.Trace)
+				for m, f := range e.Models {
+					if int(f.Calls.Load()) != calls[m] {
+						t.Errorf("%s saw %d calls, the trace %d", m, f.Calls.Load(), calls[m])
 					}
 				}
 				for m, want := range tt.outcomes {
@@ -150,30 +151,30 @@ func TestBestOf(t *testing.T) {
 // Serve returns.
 func TestClientCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(map[string]*fakeModel{"a": {text: "x", delay: time.Hour}, "b": {text: "y", hangAfter: 1}})
+		e := newEnv(map[string]*policytest.Model{"a": {Text: "x", Delay: time.Hour}, "b": {Text: "y", HangAfter: 1}})
 		n := e.build(t, `{"candidates":["a","b"],"select":"vote"}`)
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
-		c := e.call(true)
+		c := e.Call(true)
 		_, err := n.Serve(ctx, c)
 		if llm.ClassOf(err) != llm.ClassCanceled {
 			t.Fatalf("Serve error %v, want canceled", err)
 		}
-		_, outcomes, cost := ledger(t, c.Trace)
+		_, outcomes, cost := policytest.Ledger(t, c.Trace)
 		if outcomes["a"] != trace.OutcomeCanceled || outcomes["b"] != trace.OutcomeCanceled {
 			t.Fatalf("outcomes %v, want both canceled", outcomes)
 		}
 		if cost["b"] <= 0 {
 			t.Fatal("the canceled stream's partial usage was not paid for")
 		}
-		if b := e.models["b"]; b.closed.Load() != 1 {
-			t.Fatalf("b's stream closed %d times, want 1", b.closed.Load())
+		if b := e.Models["b"]; b.Closed.Load() != 1 {
+			t.Fatalf("b's stream closed %d times, want 1", b.Closed.Load())
 		}
 	})
 }
 
 func TestConfigErrors(t *testing.T) {
-	e := newEnv(map[string]*fakeModel{"a": {}, "b": {}})
+	e := newEnv(map[string]*policytest.Model{"a": {}, "b": {}})
 	tests := []struct{ cfg, path string }{
 		{`{"candidates":["a"],"select":"vote"}`, "routes.r.best_of.candidates"},
 		{`{"candidates":["a","nope"],"select":"vote"}`, "routes.r.best_of.candidates[1]"},

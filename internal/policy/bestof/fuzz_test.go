@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sextant-router/sextant/internal/conf"
+	"github.com/sextant-router/sextant/internal/policy/policytest"
 )
 
 // FuzzNew checks that no config block makes New panic, and that every
@@ -15,7 +16,7 @@ func FuzzNew(f *testing.F) {
 	for _, s := range []string{`{"candidates":["a","b"],"select":"vote"}`, `{"candidates":["a","b"],"select":"gate","gates":{"test":{}}}`, `{"candidates":["a","b"],"select":"judge","judge":{"model":"a"},"deadline":"1s"}`, `[]`, `null`, `{"select":3}`} {
 		f.Add(s)
 	}
-	e := newEnv(map[string]*fakeModel{"a": {}, "b": {}})
+	e := newEnv(map[string]*policytest.Model{"a": {}, "b": {}})
 	f.Fuzz(func(t *testing.T, cfg string) {
 		_, err := New(e, "routes.r.best_of", json.RawMessage(cfg))
 		var ce *conf.Error

@@ -9,13 +9,14 @@ import (
 	"github.com/sextant-router/sextant/internal/eval/knob"
 	"github.com/sextant-router/sextant/internal/llm"
 	"github.com/sextant-router/sextant/internal/load"
+	"github.com/sextant-router/sextant/internal/policy/policytest"
 )
 
-func fleet() map[string]*fakeModel {
-	return map[string]*fakeModel{
-		"weak":   {text: "the weak model says 4"},
-		"mid":    {text: "the middle model says 4"},
-		"strong": {text: "the strong model says 4"},
+func fleet() map[string]*policytest.Model {
+	return map[string]*policytest.Model{
+		"weak":   {Text: "the weak model says 4"},
+		"mid":    {Text: "the middle model says 4"},
+		"strong": {Text: "the strong model says 4"},
 	}
 }
 
@@ -219,11 +220,11 @@ func TestServe(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				models := fleet()
 				for m, err := range tt.errs {
-					models[m].err = err
+					models[m].Err = err
 				}
 				e := newEnv(models)
 				n := e.build(t, tt.cfg)
-				c := e.call(stream)
+				c := e.Call(stream)
 				out, err := n.Serve(t.Context(), c)
 				if tt.want == "" {
 					if err == nil || llm.ClassOf(err) != tt.class {
@@ -241,20 +242,20 @@ func TestServe(t *testing.T) {
 						if out.Response != nil || out.Stream == nil {
 							t.Fatalf("a streaming request got %+v", out)
 						}
-						text, _ = drain(t, out.Stream)
+						text, _ = policytest.Drain(t, out.Stream)
 					}
-					if text != models[tt.want].text {
-						t.Fatalf("client got %q, want %q", text, models[tt.want].text)
+					if text != models[tt.want].Text {
+						t.Fatalf("client got %q, want %q", text, models[tt.want].Text)
 					}
 				}
 				for m, want := range tt.calls {
-					if got := models[m].calls.Load(); got != int64(want) {
+					if got := models[m].Calls.Load(); got != int64(want) {
 						t.Errorf("%s called %d times, want %d", m, got, want)
 					}
 				}
 				for m, f := range models {
-					if f.opened.Load() != f.closed.Load() {
-						t.Errorf("%s: %d streams opened, %d closed", m, f.opened.Load(), f.closed.Load())
+					if f.Opened.Load() != f.Closed.Load() {
+						t.Errorf("%s: %d streams opened, %d closed", m, f.Opened.Load(), f.Closed.Load())
 					}
 				}
 				var want []string
@@ -264,7 +265,7 @@ func TestServe(t *testing.T) {
 				if got := decisions(c.Trace, "cascade"); !slices.Equal(got, want) {
 					t.Errorf("decisions %v, want %v", got, want)
 				}
-				checkLedger(t, c.Trace, tt.calls)
+				policytest.CheckLedger(t, c.Trace, tt.calls)
 			})
 		}
 	}
@@ -275,7 +276,7 @@ func TestServe(t *testing.T) {
 func TestTraceRecordsGates(t *testing.T) {
 	e := newEnv(fleet())
 	n := e.build(t, `{"gates":{"all":[{"test":{"name":"a","scores":{"weak":0.9}}},{"test":{"name":"b","scores":{"weak":0.1}}}]},"tiers":["weak","strong"]}`)
-	c := e.call(false)
+	c := e.Call(false)
 	if _, err := n.Serve(t.Context(), c); err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +312,7 @@ func TestThresholdUnderLoad(t *testing.T) {
 	e := newEnv(fleet())
 	n := e.build(t, `{"threshold":{"default":0.8,"peak":0.3,"peak_load":2},"gates":{"test":{"scores":{"weak":0.5}}},"tiers":["weak","strong"]}`)
 	serve := func() string {
-		out, err := n.Serve(t.Context(), e.call(false))
+		out, err := n.Serve(t.Context(), e.Call(false))
 		if err != nil {
 			t.Fatal(err)
 		}

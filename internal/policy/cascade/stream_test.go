@@ -11,6 +11,7 @@ import (
 
 	"github.com/sextant-router/sextant/internal/llm"
 	"github.com/sextant-router/sextant/internal/policy/hold"
+	"github.com/sextant-router/sextant/internal/policy/policytest"
 	"github.com/sextant-router/sextant/internal/trace"
 )
 
@@ -35,31 +36,31 @@ func TestStreamHoldBack(t *testing.T) {
 	models := fleet()
 	e := newEnv(models)
 	n := e.build(t, `{"gates":{"test":{"scores":{"weak":0.2}}},"tiers":[{"route":"weak","check_every":0},"strong"]}`)
-	c := e.call(true)
+	c := e.Call(true)
 	out, err := n.Serve(t.Context(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The weak stream was read to its end before anything was returned.
-	if w := models["weak"]; w.sent.Load() != w.streamLen.Load() || w.closed.Load() != 1 {
-		t.Fatalf("weak stream: sent %d of %d chunks, closed %d", w.sent.Load(), w.streamLen.Load(), w.closed.Load())
+	if w := models["weak"]; w.Sent.Load() != w.StreamLen.Load() || w.Closed.Load() != 1 {
+		t.Fatalf("weak stream: sent %d of %d chunks, closed %d", w.Sent.Load(), w.StreamLen.Load(), w.Closed.Load())
 	}
 	if _, held := out.Stream.(*hold.Replay); held {
 		t.Fatal("the last tier's stream was held back, want it live")
 	}
 	// Live: the strong stream has sent only its first chunk so far.
-	if got := models["strong"].sent.Load(); got != 1 {
+	if got := models["strong"].Sent.Load(); got != 1 {
 		t.Fatalf("strong stream sent %d chunks before the client read any, want 1 (the commit point)", got)
 	}
-	text, _ := drain(t, out.Stream)
-	if text != models["strong"].text {
+	text, _ := policytest.Drain(t, out.Stream)
+	if text != models["strong"].Text {
 		t.Fatalf("client got %q", text)
 	}
 	weak := attempts(c.Trace, "weak")
-	if len(weak) != 1 || weak[0].Outcome != trace.OutcomeOK || weak[0].Usage != models["weak"].usage() {
+	if len(weak) != 1 || weak[0].Outcome != trace.OutcomeOK || weak[0].Usage != models["weak"].Usage() {
 		t.Fatalf("weak attempts %+v, want one ok with the upstream's usage", weak)
 	}
-	checkLedger(t, c.Trace, map[string]int{"weak": 1, "strong": 1})
+	policytest.CheckLedger(t, c.Trace, map[string]int{"weak": 1, "strong": 1})
 }
 
 // TestStreamReplay checks that an accepted held-back stream reaches the
@@ -67,10 +68,10 @@ func TestStreamHoldBack(t *testing.T) {
 // that its usage is counted once.
 func TestStreamReplay(t *testing.T) {
 	models := fleet()
-	models["weak"].chunk = 3
+	models["weak"].ChunkSize = 3
 	e := newEnv(models)
 	n := e.build(t, `{"gates":{"test":{}},"tiers":["weak","strong"]}`)
-	c := e.call(true)
+	c := e.Call(true)
 	out, err := n.Serve(t.Context(), c)
 	if err != nil {
 		t.Fatal(err)
@@ -79,15 +80,15 @@ func TestStreamReplay(t *testing.T) {
 		t.Fatalf("answered by %s", out.Model)
 	}
 	usageBefore, costBefore := c.Trace.Totals()
-	text, chunks := drain(t, out.Stream)
-	if text != models["weak"].text {
+	text, chunks := policytest.Drain(t, out.Stream)
+	if text != models["weak"].Text {
 		t.Fatalf("client got %q", text)
 	}
-	if int64(len(chunks)) != models["weak"].streamLen.Load() {
-		t.Fatalf("client got %d chunks, upstream sent %d", len(chunks), models["weak"].streamLen.Load())
+	if int64(len(chunks)) != models["weak"].StreamLen.Load() {
+		t.Fatalf("client got %d chunks, upstream sent %d", len(chunks), models["weak"].StreamLen.Load())
 	}
 	last := chunks[len(chunks)-1]
-	if last.Usage == nil || *last.Usage != models["weak"].usage() {
+	if last.Usage == nil || *last.Usage != models["weak"].Usage() {
 		t.Fatalf("last chunk %+v, want the usage chunk", last)
 	}
 	usageAfter, costAfter := c.Trace.Totals()
@@ -98,7 +99,7 @@ func TestStreamReplay(t *testing.T) {
 	if err := out.Stream.Close(); err != nil {
 		t.Fatal(err)
 	}
-	checkLedger(t, c.Trace, map[string]int{"weak": 1, "strong": 0})
+	policytest.CheckLedger(t, c.Trace, map[string]int{"weak": 1, "strong": 0})
 }
 
 func TestStreamPrefix(t *testing.T) {
@@ -123,11 +124,11 @@ func TestStreamPrefix(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			models := fleet()
-			models["weak"].text = "the weak model says " + strings.Repeat("four ", 20)
-			models["weak"].chunk = 4
+			models["weak"].Text = "the weak model says " + strings.Repeat("four ", 20)
+			models["weak"].ChunkSize = 4
 			e := newEnv(models)
 			n := e.build(t, `{"tiers":[{"route":"weak","check_every":8,"gates":`+tt.gates+`},"strong"]}`)
-			c := e.call(true)
+			c := e.Call(true)
 			out, err := n.Serve(t.Context(), c)
 			if err != nil {
 				t.Fatal(err)
@@ -136,8 +137,8 @@ func TestStreamPrefix(t *testing.T) {
 				t.Fatalf("answered by %s, want %s", out.Model, tt.want)
 			}
 			w := models["weak"]
-			if early := w.sent.Load() < w.streamLen.Load(); early != tt.early {
-				t.Fatalf("weak stream sent %d of %d chunks when the cascade decided; want early=%v", w.sent.Load(), w.streamLen.Load(), tt.early)
+			if early := w.Sent.Load() < w.StreamLen.Load(); early != tt.early {
+				t.Fatalf("weak stream sent %d of %d chunks when the cascade decided; want early=%v", w.Sent.Load(), w.StreamLen.Load(), tt.early)
 			}
 			var prefix []string
 			for _, d := range c.Trace.Snapshot().Decisions {
@@ -148,9 +149,9 @@ func TestStreamPrefix(t *testing.T) {
 			if want := []string{tt.prefix}; tt.prefix != "" && !slices.Equal(prefix, want) || tt.prefix == "" && prefix != nil {
 				t.Fatalf("prefix decisions %v, want %q", prefix, tt.prefix)
 			}
-			text, _ := drain(t, out.Stream)
-			if text != models[tt.want].text {
-				t.Fatalf("client got %q, want %q", text, models[tt.want].text)
+			text, _ := policytest.Drain(t, out.Stream)
+			if text != models[tt.want].Text {
+				t.Fatalf("client got %q, want %q", text, models[tt.want].Text)
 			}
 			weak := attempts(c.Trace, "weak")
 			if len(weak) != 1 {
@@ -164,20 +165,20 @@ func TestStreamPrefix(t *testing.T) {
 					t.Fatalf("weak attempt %+v, want canceled with its tokens so far", weak[0])
 				}
 			default:
-				if weak[0].Outcome != trace.OutcomeOK || weak[0].Usage != w.usage() {
+				if weak[0].Outcome != trace.OutcomeOK || weak[0].Usage != w.Usage() {
 					t.Fatalf("weak attempt %+v, want ok with the upstream's usage", weak[0])
 				}
 			}
 			for m, f := range models {
-				if f.opened.Load() != f.closed.Load() {
-					t.Errorf("%s: %d streams opened, %d closed", m, f.opened.Load(), f.closed.Load())
+				if f.Opened.Load() != f.Closed.Load() {
+					t.Errorf("%s: %d streams opened, %d closed", m, f.Opened.Load(), f.Closed.Load())
 				}
 			}
 			calls := map[string]int{"weak": 1, "strong": 0}
 			if tt.want == "strong" {
 				calls["strong"] = 1
 			}
-			checkLedger(t, c.Trace, calls)
+			policytest.CheckLedger(t, c.Trace, calls)
 		})
 	}
 }
@@ -189,19 +190,19 @@ func TestStripsWhatGatesAdded(t *testing.T) {
 		models := fleet()
 		e := newEnv(models)
 		n := e.build(t, `{"gates":{"test":{"logprobs":true}},"tiers":["weak","strong"]}`)
-		c := e.call(stream)
+		c := e.Call(stream)
 		out, err := n.Serve(t.Context(), c)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r := models["weak"].lastRequest(); r == nil || !r.Logprobs {
+		if r := models["weak"].LastRequest(); r == nil || !r.Logprobs {
 			t.Fatalf("stream=%v: the weak model was not asked for logprobs: %+v", stream, r)
 		}
 		if c.Request.Logprobs {
 			t.Fatal("the client's request was changed")
 		}
 		if stream {
-			_, chunks := drain(t, out.Stream)
+			_, chunks := policytest.Drain(t, out.Stream)
 			for _, ch := range chunks {
 				for _, cc := range ch.Choices {
 					if cc.Logprobs != nil {
@@ -217,10 +218,10 @@ func TestStripsWhatGatesAdded(t *testing.T) {
 	models := fleet()
 	e := newEnv(models)
 	n := e.build(t, `{"gates":{"test":{"logprobs":true,"scores":{"weak":0}}},"tiers":["weak","strong"]}`)
-	if _, err := n.Serve(t.Context(), e.call(false)); err != nil {
+	if _, err := n.Serve(t.Context(), e.Call(false)); err != nil {
 		t.Fatal(err)
 	}
-	if models["strong"].lastRequest().Logprobs {
+	if models["strong"].LastRequest().Logprobs {
 		t.Fatal("the last tier was asked for logprobs no gate reads")
 	}
 }
@@ -229,10 +230,10 @@ func TestStripsWhatGatesAdded(t *testing.T) {
 // its end counts as the tier's error.
 func TestBrokenStreamEscalates(t *testing.T) {
 	models := fleet()
-	models["weak"].breakAfter = 2
+	models["weak"].BreakAfter = 2
 	e := newEnv(models)
 	n := e.build(t, `{"gates":{"test":{}},"tiers":["weak","strong"]}`)
-	c := e.call(true)
+	c := e.Call(true)
 	out, err := n.Serve(t.Context(), c)
 	if err != nil {
 		t.Fatal(err)
@@ -240,14 +241,14 @@ func TestBrokenStreamEscalates(t *testing.T) {
 	if out.Model != "strong" {
 		t.Fatalf("answered by %s", out.Model)
 	}
-	drain(t, out.Stream)
+	policytest.Drain(t, out.Stream)
 	if got := decisions(c.Trace, "cascade"); !slices.Equal(got, []string{"escalate@routes.r.cascade.tiers[0]", "accept@routes.r.cascade.tiers[1]"}) {
 		t.Fatalf("decisions %v", got)
 	}
 	if w := attempts(c.Trace, "weak"); len(w) != 1 || w[0].Outcome != trace.OutcomeError {
 		t.Fatalf("weak attempts %+v", w)
 	}
-	if models["weak"].opened.Load() != models["weak"].closed.Load() {
+	if models["weak"].Opened.Load() != models["weak"].Closed.Load() {
 		t.Fatal("the broken stream was not closed")
 	}
 }
@@ -270,11 +271,11 @@ func TestCancel(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			models := fleet()
 			if tt.hang {
-				models["weak"].hangAfter = 1
+				models["weak"].HangAfter = 1
 			}
 			e := newEnv(models)
 			n := e.build(t, tt.cfg)
-			c := e.call(tt.stream)
+			c := e.Call(tt.stream)
 			ctx, cancel := contextWithCancel(t)
 			time.AfterFunc(20*time.Millisecond, cancel)
 			out, err := n.Serve(ctx, c)
@@ -288,12 +289,12 @@ func TestCancel(t *testing.T) {
 			if !errors.As(err, &le) || le.Status != 499 {
 				t.Fatalf("err %#v, want status 499", err)
 			}
-			if models["strong"].calls.Load() != 0 {
+			if models["strong"].Calls.Load() != 0 {
 				t.Fatal("the cascade escalated after the context ended")
 			}
 			for m, f := range models {
-				if f.opened.Load() != f.closed.Load() {
-					t.Errorf("%s: %d streams opened, %d closed", m, f.opened.Load(), f.closed.Load())
+				if f.Opened.Load() != f.Closed.Load() {
+					t.Errorf("%s: %d streams opened, %d closed", m, f.Opened.Load(), f.Closed.Load())
 				}
 			}
 			for _, a := range c.Trace.Snapshot().Attempts {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sextant-router/sextant/internal/catalog"
+	"github.com/sextant-router/sextant/internal/policy/policytest"
 	"github.com/sextant-router/sextant/internal/signals"
 )
 
@@ -57,20 +58,20 @@ func TestHedge(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				e := newEnv(map[string]*fakeModel{"a": {text: "primary", delay: tt.primary}, "b": {text: "backup", delay: 10 * ms}})
+				e := newEnv(map[string]*policytest.Model{"a": {Text: "primary", Delay: tt.primary}, "b": {Text: "backup", Delay: 10 * ms}})
 				n := e.build(t, tt.cfg)
-				c := e.call(false)
+				c := e.Call(false)
 				out, err := n.Serve(t.Context(), c)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got := text(t, out); got != tt.want {
+				if got := policytest.Text(t, out); got != tt.want {
 					t.Fatalf("answer %q, want %q", got, tt.want)
 				}
 				if got := decisions(c.Trace); !reflect.DeepEqual(got, tt.decisions) {
 					t.Errorf("decisions %q, want %q", got, tt.decisions)
 				}
-				ledger(t, c.Trace)
+				policytest.Ledger(t, c.Trace)
 				started := -1.0
 				for _, a := range c.Trace.Snapshot().Attempts {
 					if a.Model == "b" {
@@ -90,15 +91,15 @@ func TestHedge(t *testing.T) {
 // take about 3s, within the budget window.)
 func TestHedgeBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(map[string]*fakeModel{"a": {text: "primary", delay: 100 * time.Millisecond}, "b": {text: "backup", delay: time.Millisecond}})
+		e := newEnv(map[string]*policytest.Model{"a": {Text: "primary", Delay: 100 * time.Millisecond}, "b": {Text: "backup", Delay: time.Millisecond}})
 		n := e.build(t, `{"candidates":["a","b"],"hedge":{"delay":"10ms","budget":0.25}}`)
 		const requests = 40
 		for range requests {
-			if _, err := n.Serve(t.Context(), e.call(false)); err != nil {
+			if _, err := n.Serve(t.Context(), e.Call(false)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if got := e.models["b"].calls.Load(); got != requests/4 {
+		if got := e.Models["b"].Calls.Load(); got != requests/4 {
 			t.Fatalf("%d hedges in %d requests, want %d (budget 0.25)", got, requests, requests/4)
 		}
 	})

@@ -12,15 +12,16 @@ import (
 
 	"github.com/sextant-router/sextant/internal/conf"
 	"github.com/sextant-router/sextant/internal/llm"
+	"github.com/sextant-router/sextant/internal/policy/policytest"
 	"github.com/sextant-router/sextant/internal/trace"
 )
 
 var errDown = &llm.Error{Status: 503, Type: llm.TypeUpstream, Message: "down", Class: llm.ClassTransient}
 
 // fleet is a test case's models; each case runs once, so it owns them.
-type fleet map[string]*fakeModel
+type fleet map[string]*policytest.Model
 
-func (f fleet) models() map[string]*fakeModel { return f }
+func (f fleet) models() map[string]*policytest.Model { return f }
 
 func TestRace(t *testing.T) {
 	ms := time.Millisecond
@@ -39,7 +40,7 @@ func TestRace(t *testing.T) {
 	}{
 		{
 			name:      "the fastest answer wins and the slow one is canceled",
-			fleet:     fleet{"fast": {text: "four", delay: 10 * ms}, "slow": {text: "4", delay: 500 * ms}},
+			fleet:     fleet{"fast": {Text: "four", Delay: 10 * ms}, "slow": {Text: "4", Delay: 500 * ms}},
 			cfg:       `{"candidates":["slow","fast"]}`,
 			want:      "four",
 			decisions: []string{"win:fast", "cancel:slow"},
@@ -48,7 +49,7 @@ func TestRace(t *testing.T) {
 		},
 		{
 			name:      "a failing candidate does not win",
-			fleet:     fleet{"fast": {delay: 1 * ms, err: errDown}, "slow": {text: "4", delay: 50 * ms}},
+			fleet:     fleet{"fast": {Delay: 1 * ms, Err: errDown}, "slow": {Text: "4", Delay: 50 * ms}},
 			cfg:       `{"candidates":["fast","slow"]}`,
 			want:      "4",
 			decisions: []string{"error:fast", "win:slow"},
@@ -57,7 +58,7 @@ func TestRace(t *testing.T) {
 		},
 		{
 			name:      "the first answer passing the gates wins",
-			fleet:     fleet{"fast": {text: "five", delay: 10 * ms}, "slow": {text: "four", delay: 50 * ms}},
+			fleet:     fleet{"fast": {Text: "five", Delay: 10 * ms}, "slow": {Text: "four", Delay: 50 * ms}},
 			cfg:       `{"candidates":["fast","slow"],"gates":{"test":{"scores":{"fast":0.2}}}}`,
 			want:      "four",
 			decisions: []string{"win:slow"},
@@ -65,14 +66,14 @@ func TestRace(t *testing.T) {
 		},
 		{
 			name:      "none passes: the best-scoring answer",
-			fleet:     fleet{"a": {text: "five", delay: 10 * ms}, "b": {text: "four", delay: 50 * ms}},
+			fleet:     fleet{"a": {Text: "five", Delay: 10 * ms}, "b": {Text: "four", Delay: 50 * ms}},
 			cfg:       `{"candidates":["a","b"],"gates":{"test":{"scores":{"a":0.2,"b":0.4}}}}`,
 			want:      "four",
 			decisions: []string{"none:b"},
 		},
 		{
 			name:      "none passes: the fallback",
-			fleet:     fleet{"a": {text: "five", delay: 10 * ms}, "b": {text: "six", delay: 50 * ms}, "big": {text: "four"}},
+			fleet:     fleet{"a": {Text: "five", Delay: 10 * ms}, "b": {Text: "six", Delay: 50 * ms}, "big": {Text: "four"}},
 			cfg:       `{"candidates":["a","b"],"gates":{"test":{"scores":{"a":0.2,"b":0}}},"fallback":"big"}`,
 			want:      "four",
 			decisions: []string{"none:a"},
@@ -80,13 +81,13 @@ func TestRace(t *testing.T) {
 		},
 		{
 			name:      "every candidate fails",
-			fleet:     fleet{"a": {err: errDown}, "b": {err: errDown, delay: ms}},
+			fleet:     fleet{"a": {Err: errDown}, "b": {Err: errDown, Delay: ms}},
 			cfg:       `{"candidates":["a","b"]}`,
 			decisions: []string{"error:a", "error:b", "none"},
 		},
 		{
 			name:      "a staggered candidate is not launched when the first answers in time",
-			fleet:     fleet{"a": {text: "four", delay: 100 * ms}, "b": {text: "4"}},
+			fleet:     fleet{"a": {Text: "four", Delay: 100 * ms}, "b": {Text: "4"}},
 			cfg:       `{"candidates":["a","b"],"stagger":"1s"}`,
 			want:      "four",
 			decisions: []string{"win:a"},
@@ -94,7 +95,7 @@ func TestRace(t *testing.T) {
 		},
 		{
 			name:      "a staggered candidate launches after the stagger",
-			fleet:     fleet{"a": {text: "four", delay: 10 * time.Second}, "b": {text: "4", delay: 10 * ms}},
+			fleet:     fleet{"a": {Text: "four", Delay: 10 * time.Second}, "b": {Text: "4", Delay: 10 * ms}},
 			cfg:       `{"candidates":["a","b"],"stagger":"200ms"}`,
 			want:      "4",
 			decisions: []string{"win:b", "cancel:a"},
@@ -102,14 +103,14 @@ func TestRace(t *testing.T) {
 		},
 		{
 			name:      "a staggered candidate launches at once when the first fails",
-			fleet:     fleet{"a": {err: errDown}, "b": {text: "4"}},
+			fleet:     fleet{"a": {Err: errDown}, "b": {Text: "4"}},
 			cfg:       `{"candidates":["a","b"],"stagger":"1h"}`,
 			want:      "4",
 			decisions: []string{"error:a", "win:b"},
 		},
 		{
 			name:      "max_concurrency 1 runs one candidate at a time",
-			fleet:     fleet{"a": {text: "five", delay: 10 * ms}, "b": {text: "four", delay: 10 * ms}, "c": {text: "4"}},
+			fleet:     fleet{"a": {Text: "five", Delay: 10 * ms}, "b": {Text: "four", Delay: 10 * ms}, "c": {Text: "4"}},
 			cfg:       `{"candidates":["a","b","c"],"max_concurrency":1,"gates":{"test":{"scores":{"a":0}}}}`,
 			want:      "four",
 			decisions: []string{"win:b"},
@@ -117,7 +118,7 @@ func TestRace(t *testing.T) {
 		},
 		{
 			name:      "max_cost_usd stops launching once spent",
-			fleet:     fleet{"a": {text: "five", delay: 10 * ms}, "b": {text: "four"}},
+			fleet:     fleet{"a": {Text: "five", Delay: 10 * ms}, "b": {Text: "four"}},
 			cfg:       `{"candidates":["a","b"],"max_concurrency":1,"max_cost_usd":0.00001,"gates":{"test":{"scores":{"a":0}}}}`,
 			want:      "five",
 			decisions: []string{"cap:b", "none:a"},
@@ -125,7 +126,7 @@ func TestRace(t *testing.T) {
 		},
 		{
 			name:      "stream: the first chunk wins, live",
-			fleet:     fleet{"fast": {text: "four is the answer", delay: 10 * ms, gap: ms}, "slow": {text: "4", delay: time.Second}},
+			fleet:     fleet{"fast": {Text: "four is the answer", Delay: 10 * ms, Gap: ms}, "slow": {Text: "4", Delay: time.Second}},
 			cfg:       `{"candidates":["slow","fast"]}`,
 			stream:    true,
 			want:      "four is the answer",
@@ -134,7 +135,7 @@ func TestRace(t *testing.T) {
 		},
 		{
 			name:      "stream: a held-back answer passing the gates wins",
-			fleet:     fleet{"fast": {text: "five", delay: 10 * ms}, "slow": {text: "four", delay: 50 * ms, gap: ms}},
+			fleet:     fleet{"fast": {Text: "five", Delay: 10 * ms}, "slow": {Text: "four", Delay: 50 * ms, Gap: ms}},
 			cfg:       `{"candidates":["fast","slow"],"gates":{"test":{"scores":{"fast":0}}}}`,
 			stream:    true,
 			want:      "four",
@@ -147,7 +148,7 @@ func TestRace(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				e := newEnv(tt.fleet.models())
 				n := e.build(t, tt.cfg)
-				c := e.call(tt.stream)
+				c := e.Call(tt.stream)
 				out, err := n.Serve(t.Context(), c)
 				if tt.want == "" {
 					if err == nil {
@@ -157,7 +158,7 @@ func TestRace(t *testing.T) {
 					if err != nil {
 						t.Fatalf("Serve: %v", err)
 					}
-					if got := text(t, out); got != tt.want {
+					if got := policytest.Text(t, out); got != tt.want {
 						t.Fatalf("answer %q, want %q", got, tt.want)
 					}
 				}
@@ -165,15 +166,15 @@ func TestRace(t *testing.T) {
 				if got := decisions(c.Trace); !reflect.DeepEqual(got, tt.decisions) {
 					t.Errorf("decisions %q, want %q", got, tt.decisions)
 				}
-				calls, outcomes, _ := ledger(t, c.Trace)
+				calls, outcomes, _ := policytest.Ledger(t, c.Trace)
 				for m, want := range tt.calls {
 					if calls[m] != want {
 						t.Errorf("%d attempts on %s, want %d", calls[m], m, want)
 					}
 				}
-				for m, f := range e.models {
-					if int(f.calls.Load()) != calls[m] {
-						t.Errorf("%s saw %d calls, the trace %d", m, f.calls.Load(), calls[m])
+				for m, f := range e.Models {
+					if int(f.Calls.Load()) != calls[m] {
+						t.Errorf("%s saw %d calls, the trace %d", m, f.Calls.Load(), calls[m])
 					}
 				}
 				for m, want := range tt.outcomes {
@@ -190,27 +191,27 @@ func TestRace(t *testing.T) {
 // once, and its partial usage is in the trace exactly once.
 func TestLoserPartialCostCountedOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(map[string]*fakeModel{
-			"slow": {text: strings.Repeat("word ", 40), hangAfter: 3},
-			"fast": {text: "four", delay: 50 * time.Millisecond},
+		e := newEnv(map[string]*policytest.Model{
+			"slow": {Text: strings.Repeat("word ", 40), HangAfter: 3},
+			"fast": {Text: "four", Delay: 50 * time.Millisecond},
 		})
 		n := e.build(t, `{"candidates":["slow","fast"],"gates":{"test":{}}}`)
-		c := e.call(true)
+		c := e.Call(true)
 		out, err := n.Serve(t.Context(), c)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := text(t, out); got != "four" {
+		if got := policytest.Text(t, out); got != "four" {
 			t.Fatalf("answer %q", got)
 		}
-		calls, outcomes, cost := ledger(t, c.Trace)
+		calls, outcomes, cost := policytest.Ledger(t, c.Trace)
 		if calls["slow"] != 1 || outcomes["slow"] != trace.OutcomeCanceled || cost["slow"] <= 0 {
 			t.Fatalf("slow: %d attempts, outcome %s, cost %d: want 1 canceled attempt with its partial cost",
 				calls["slow"], outcomes["slow"], cost["slow"])
 		}
-		s := e.models["slow"]
-		if s.canceled.Load() != 1 || s.closed.Load() != 1 {
-			t.Fatalf("slow stream: canceled %d, closed %d; want both 1", s.canceled.Load(), s.closed.Load())
+		s := e.Models["slow"]
+		if s.Canceled.Load() != 1 || s.Closed.Load() != 1 {
+			t.Fatalf("slow stream: canceled %d, closed %d; want both 1", s.Canceled.Load(), s.Closed.Load())
 		}
 	})
 }
@@ -218,11 +219,11 @@ func TestLoserPartialCostCountedOnce(t *testing.T) {
 // TestClientCancel: when the client goes away every candidate stops.
 func TestClientCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(map[string]*fakeModel{"a": {text: "x", delay: time.Hour}, "b": {text: "y", delay: time.Hour}})
+		e := newEnv(map[string]*policytest.Model{"a": {Text: "x", Delay: time.Hour}, "b": {Text: "y", Delay: time.Hour}})
 		n := e.build(t, `{"candidates":["a","b"]}`)
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
-		c := e.call(false)
+		c := e.Call(false)
 		_, err := n.Serve(ctx, c)
 		if llm.ClassOf(err) != llm.ClassCanceled {
 			t.Fatalf("Serve error %v, want canceled", err)
@@ -230,12 +231,12 @@ func TestClientCancel(t *testing.T) {
 		if got := decisions(c.Trace); !reflect.DeepEqual(got, []string{"cancel:a", "cancel:b"}) && !reflect.DeepEqual(got, []string{"cancel:b", "cancel:a"}) {
 			t.Fatalf("decisions %q", got)
 		}
-		ledger(t, c.Trace)
+		policytest.Ledger(t, c.Trace)
 	})
 }
 
 func TestConfigErrors(t *testing.T) {
-	e := newEnv(map[string]*fakeModel{"a": {}, "b": {}})
+	e := newEnv(map[string]*policytest.Model{"a": {}, "b": {}})
 	tests := []struct{ cfg, path string }{
 		{`{"candidates":["a"]}`, "routes.r.race.candidates"},
 		{`{"candidates":["a","nope"]}`, "routes.r.race.candidates[1]"},
