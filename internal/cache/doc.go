@@ -29,6 +29,22 @@
 //	  ttl: 10m            # default 5m
 //	  max_entries: 10000  # default 10000
 //	  routes: [race, hedge]  # default: every route and model
+//	  semantic:              # optional; see below
+//	    embed_model: emb     # a model with the embeddings capability
+//	    threshold: 0.95      # least cosine similarity for a hit; default 0.95
+//	    max_entries: 5000    # per scope; default 5000
+//
+// Semantic cache (Semantic, in memory only: Redis holds exact entries
+// only). On an exact miss the engine embeds the last user message through
+// the executor (its cost lands in the request's trace) and searches, by
+// cosine similarity with a linear scan, the entries of the request's scope
+// (Scope): the Key of the request without its last message, so tenant,
+// route, every system or developer message, earlier turns, tools,
+// response_format and sampling parameters all have to match. A hit at or
+// above the threshold answers like an exact hit, with the trace reason
+// "semantic 0.97"; each scope is an LRU of at most max_entries. A request
+// whose last message is not a plain-text user message skips it, and an
+// embedding error is a miss that never fails the request.
 //
 // Request header x-sextant-cache: bypass (neither read nor write) or
 // refresh (skip the read, store the answer). The response header

@@ -169,6 +169,13 @@ func Build(f *File, o BuildOptions) (*Snapshot, error) {
 			add(conf.Errorf(conf.Index("cache.routes", i), "no route or model is named %q", name))
 		}
 	}
+	if sc := f.Cache.Semantic; sc != nil && sc.EmbedModel != "" {
+		if m, ok := s.Models[sc.EmbedModel]; !ok {
+			add(conf.Errorf("cache.semantic.embed_model", "no model is named %q", sc.EmbedModel))
+		} else if !m.Has(catalog.CapEmbeddings) {
+			add(conf.Errorf("cache.semantic.embed_model", "model %q does not have the embeddings capability", sc.EmbedModel))
+		}
+	}
 	obs, obsErrs := buildObservability(f, s.Models, s.Order, o.BaseDir, o.Getenv)
 	errs = append(errs, obsErrs...)
 	s.Observability = obs

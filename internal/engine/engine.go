@@ -63,12 +63,16 @@ type Engine struct {
 	// cache is the exact response cache; it outlives snapshots, whose
 	// cache block decides which routes use it.
 	cache *cache.Cache
+	// semantic is the in-memory semantic cache, consulted on an exact
+	// miss when the snapshot's cache block has a semantic block.
+	semantic *cache.Semantic
 }
 
 // New returns an engine serving snap, recording decisions to log (nil
 // records nothing) and telling observers of every finished request.
 func New(snap *config.Snapshot, log Recorder, observers ...Observer) *Engine {
-	e := &Engine{log: log, observers: observers, cache: cache.New(cache.DefaultMaxEntries)}
+	e := &Engine{log: log, observers: observers, cache: cache.New(cache.DefaultMaxEntries),
+		semantic: cache.NewSemantic(cache.DefaultSemanticMaxEntries)}
 	e.snap.Store(snap)
 	return e
 }
@@ -179,6 +183,10 @@ func (e *Engine) serve(ctx context.Context, x *Exchange, snap *config.Snapshot, 
 			return cacheHit(x, ent, req, ""), nil
 		}
 	}
+	sem := e.semanticProbe(ctx, x, snap, call, ctl)
+	if sem.hit != nil {
+		return cacheHit(x, sem.hit, req, fmt.Sprintf("semantic %.2f", sem.sim)), nil
+	}
 	if req.Stream {
 		x.Cache = "miss"
 		x.Trace.Decide(trace.Decision{Node: "cache", Kind: "cache", Decision: "miss", Reason: ctl})
@@ -186,7 +194,9 @@ func (e *Engine) serve(ctx context.Context, x *Exchange, snap *config.Snapshot, 
 		if err == nil && out != nil && out.Stream != nil {
 			model := out.Model
 			out.Stream = cache.Record(out.Stream, func(r *llm.Response) {
-				e.cache.Set(key, &cache.Entry{Model: model, Response: r}, ttl)
+				ent := &cache.Entry{Model: model, Response: r}
+				e.cache.Set(key, ent, ttl)
+				sem.store(e.semantic, ent, ttl)
 			})
 		}
 		return out, err
@@ -199,7 +209,9 @@ func (e *Engine) serve(ctx context.Context, x *Exchange, snap *config.Snapshot, 
 		case out == nil || out.Response == nil:
 			return nil, &llm.Error{Status: http.StatusInternalServerError, Type: llm.TypeServer, Message: "the route returned no answer"}
 		}
-		return &cache.Entry{Model: out.Model, Response: out.Response}, nil
+		ent := &cache.Entry{Model: out.Model, Response: out.Response}
+		sem.store(e.semantic, ent, ttl)
+		return ent, nil
 	})
 	if shared && err == nil {
 		return cacheHit(x, ent, req, "coalesced"), nil
@@ -210,6 +222,51 @@ func (e *Engine) serve(ctx context.Context, x *Exchange, snap *config.Snapshot, 
 		return nil, err
 	}
 	return &policy.Outcome{Model: ent.Model, Response: ent.Response}, nil
+}
+
+// semProbe is what the semantic cache found for one request: a hit, or
+// the scope and vector to store the answer under (vec nil when the
+// semantic cache is off, the request is not eligible or the embedding
+// failed).
+type semProbe struct {
+	scope string
+	vec   []float32
+	hit   *cache.Entry
+	sim   float64
+}
+
+// store adds ent to the semantic cache when the probe has a vector.
+func (p semProbe) store(s *cache.Semantic, ent *cache.Entry, ttl time.Duration) {
+	if p.vec != nil {
+		s.Add(p.scope, p.vec, ent, time.Now().Add(ttl))
+	}
+}
+
+// semanticProbe embeds the request's last user message through the
+// snapshot's executor (so its cost lands in the request's trace) and, unless
+// ctl is "refresh", searches the request's scope. An embedding error is a
+// miss and is not stored; it never fails the request.
+func (e *Engine) semanticProbe(ctx context.Context, x *Exchange, snap *config.Snapshot, call *policy.Call, ctl string) semProbe {
+	sc := snap.File.Cache.Semantic
+	if sc == nil || snap.Executor == nil {
+		return semProbe{}
+	}
+	scope, text, ok := cache.Scope(x.in.Caller.Key, x.Route, call.Request)
+	if !ok {
+		return semProbe{}
+	}
+	res, err := snap.Executor.Embed(ctx, call, sc.EmbedModel, &llm.EmbedRequest{Model: sc.EmbedModel, Input: []string{text}})
+	if err != nil || res == nil || len(res.Vectors) != 1 {
+		return semProbe{}
+	}
+	p := semProbe{scope: scope, vec: res.Vectors[0]}
+	e.semantic.Resize(sc.MaxOrDefault())
+	if ctl != "refresh" {
+		if ent, sim, ok := e.semantic.Lookup(scope, p.vec, sc.ThresholdOrDefault(), time.Now()); ok {
+			p.hit, p.sim = ent, sim
+		}
+	}
+	return p
 }
 
 // cacheHit answers from ent at zero upstream cost: no attempt is recorded,
