@@ -67,3 +67,20 @@ func Kinds() []string {
 	sort.Strings(out)
 	return out
 }
+
+// Describe names a subtree by its config: the model name for a model, the
+// kind for a one-kind mapping, else "subtree". Kinds use it to name
+// candidates, tiers and branches in the trace.
+func Describe(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) == nil && len(m) == 1 {
+		for k := range m {
+			return k
+		}
+	}
+	return "subtree"
+}

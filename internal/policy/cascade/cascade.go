@@ -101,7 +101,7 @@ func New(b policy.Builder, path string, raw json.RawMessage) (policy.Node, error
 		}
 		t := tier{path: p, name: tc.Name, every: DefaultCheckEvery}
 		if t.name == "" {
-			t.name = describe(tc.Route)
+			t.name = policy.Describe(tc.Route)
 		} else if names[t.name] {
 			return nil, conf.Errorf(conf.Join(p, "name"), "duplicate tier name %q", t.name)
 		}
@@ -171,21 +171,6 @@ func decodeTier(path string, raw json.RawMessage) (tc tierConfig, block bool, er
 	}
 	err = conf.Decode(path, raw, &tc)
 	return tc, true, err
-}
-
-// describe names a tier after its subtree: the model name, or the kind.
-func describe(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) == nil && len(m) == 1 {
-		for k := range m {
-			return k
-		}
-	}
-	return "subtree"
 }
 
 // answer is one tier's judged answer.

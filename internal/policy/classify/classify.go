@@ -99,7 +99,7 @@ func New(b policy.Builder, path string, raw json.RawMessage) (policy.Node, error
 			return nil, err
 		}
 		n.fallback = node
-		n.fallbackName = describe(cfg.Fallback)
+		n.fallbackName = policy.Describe(cfg.Fallback)
 	case !plain:
 		return nil, conf.Errorf(fbPath, "required when a route is not a plain model name (the default fallback is the most expensive of the routes' models)")
 	default:
@@ -129,21 +129,6 @@ func mostExpensive(b policy.Builder, names []string) string {
 		}
 	}
 	return best
-}
-
-// describe names a subtree for traces: its model name, or its kind.
-func describe(raw json.RawMessage) string {
-	var name string
-	if json.Unmarshal(raw, &name) == nil {
-		return name
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) == nil {
-		for k := range m {
-			return k
-		}
-	}
-	return "subtree"
 }
 
 // Serve classifies the request and serves it with the label's route, or

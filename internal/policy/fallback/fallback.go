@@ -76,23 +76,9 @@ func New(b policy.Builder, path string, raw json.RawMessage) (policy.Node, error
 			return nil, err
 		}
 		n.candidates = append(n.candidates, node)
-		n.names = append(n.names, describe(c))
+		n.names = append(n.names, policy.Describe(c))
 	}
 	return n, nil
-}
-
-func describe(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) == nil {
-		for k := range m {
-			return k
-		}
-	}
-	return "subtree"
 }
 
 // Serve tries each candidate in order.

@@ -96,7 +96,7 @@ func New(b policy.Builder, path string, raw json.RawMessage) (policy.Node, error
 		if err != nil {
 			return nil, err
 		}
-		cd := candidate{name: describe(rc), node: node}
+		cd := candidate{name: policy.Describe(rc), node: node}
 		if mn, ok := node.(*model.Node); ok {
 			cd.model, _ = b.Model(mn.Name)
 		}
@@ -169,22 +169,6 @@ func newHedge(path string, hc *hedgeConfig, candidates int) (*hedge, error) {
 		return nil, conf.Errorf(conf.Join(path, "budget"), "must be in (0,1]: the share of requests that may hedge")
 	}
 	return h, nil
-}
-
-// describe names a candidate after its subtree: the model name, or the
-// kind.
-func describe(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) == nil && len(m) == 1 {
-		for k := range m {
-			return k
-		}
-	}
-	return "subtree"
 }
 
 var _ policy.Node = (*Node)(nil)

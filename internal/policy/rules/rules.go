@@ -135,22 +135,7 @@ func build(b policy.Builder, path string, raw json.RawMessage) (target, error) {
 	if err != nil {
 		return target{}, err
 	}
-	return target{node: node, path: path, desc: describe(raw)}, nil
-}
-
-// describe names a subtree for the trace: its model name, or its kind.
-func describe(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) == nil && len(m) == 1 {
-		for k := range m {
-			return k
-		}
-	}
-	return "subtree"
+	return target{node: node, path: path, desc: policy.Describe(raw)}, nil
 }
 
 // Serve evaluates the rules in order and delegates to the first match, or

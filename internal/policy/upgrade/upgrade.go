@@ -84,26 +84,11 @@ func buildBranch(b policy.Builder, path, key string, raw json.RawMessage) (branc
 	if err != nil {
 		return branch{}, err
 	}
-	br := branch{name: describe(raw), node: node}
+	br := branch{name: policy.Describe(raw), node: node}
 	if mn, ok := node.(*model.Node); ok {
 		br.model, _ = b.Model(mn.Name)
 	}
 	return br, nil
-}
-
-// describe names a subtree: the model name, or the kind.
-func describe(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) == nil && len(m) == 1 {
-		for k := range m {
-			return k
-		}
-	}
-	return "subtree"
 }
 
 var _ policy.Node = (*Node)(nil)
