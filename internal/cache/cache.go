@@ -28,8 +28,9 @@ type Cache struct {
 	// every call so that a reload that adds or removes Redis takes effect.
 	Remote func() state.KV
 	// Now is the clock; nil means time.Now.
-	Now   func() time.Time
-	group singleflight.Group
+	Now     func() time.Time
+	group   singleflight.Group
+	flights flights // streaming calls in progress; see JoinStream
 }
 
 // New returns a cache holding at most maxEntries in memory, backed by the

@@ -14,13 +14,29 @@
 // a store writes both. Redis errors read as misses and never fail a
 // request.
 //
-// Coalescing: Cache.Do runs one upstream call for concurrent identical
-// keys; followers get the leader's answer. A leader's failure is handed to
-// its followers and never stored. The engine coalesces non-streaming
-// requests only: a streaming miss runs its own upstream call and is
-// assembled (hold.Assembler) and stored when it ends cleanly; a follower
-// shares its leader's deadline, so a leader canceled by its client fails
-// its followers too (they may retry).
+// Coalescing: concurrent identical requests (same key) make one upstream
+// call. Non-streaming requests go through Cache.Do: followers get the
+// leader's answer; a leader's failure is handed to its followers and never
+// stored, and a follower shares its leader's deadline, so a leader
+// canceled by its client fails its followers too (they may retry).
+//
+// Streaming requests go through Cache.JoinStream. The leader runs the tree
+// and streams live to its client while Lead.Record assembles the answer
+// (hold.Assembler); when the stream ends cleanly the answer is stored and
+// handed to the followers, who have been waiting and get it replayed as a
+// stream (Replay), as a hit whose trace reason is "coalesced". When the
+// leader ends without a whole answer (its call failed, its stream broke, or
+// its client closed it early) the followers get ErrLeaderFailed and each
+// makes its own call, uncoalesced, so none hangs on a leader that is gone;
+// a follower whose own context ends stops waiting. A follower waits as
+// long as the leader's client takes to read the answer. Streaming and
+// non-streaming requests coalesce separately.
+//
+// Trace and metrics: a hit is a decision of kind "cache", decision "hit",
+// with data {model, cache: "exact" | "semantic"} (coalesced followers are
+// exact hits); a miss is decision "miss". The metric
+// sextant_cache_lookups_total has the label cache with the same values
+// ("" on a miss).
 //
 // Config (top level of the config file):
 //

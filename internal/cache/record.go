@@ -10,11 +10,13 @@ import (
 
 // Recorder passes a live stream through to the client while assembling the
 // whole answer; when the stream ends cleanly (io.EOF) it hands the answer
-// to done, once. A stream that breaks or is closed early is not handed on.
+// to done, once. A stream that breaks or is closed early is not handed on
+// (and fail, when set, is called once instead).
 type Recorder struct {
 	s    llm.Stream
 	a    hold.Assembler
 	done func(*llm.Response)
+	fail func()
 	over bool
 }
 
@@ -37,16 +39,28 @@ func (r *Recorder) Recv() (*llm.Chunk, error) {
 			r.done(r.a.Response())
 		}
 	default:
-		r.over = true
+		r.abandon()
 	}
 	return ch, err
+}
+
+// abandon ends the recording without an answer.
+func (r *Recorder) abandon() {
+	if r.over {
+		return
+	}
+	r.over = true
+	if r.fail != nil {
+		r.fail()
+	}
 }
 
 // Close implements llm.Stream; a stream closed before its end is not
 // stored.
 func (r *Recorder) Close() error {
-	r.over = true
-	return r.s.Close()
+	err := r.s.Close()
+	r.abandon()
+	return err
 }
 
 // Buffered implements llm.Buffered.

@@ -7,6 +7,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -180,26 +181,16 @@ func (e *Engine) serve(ctx context.Context, x *Exchange, snap *config.Snapshot, 
 	ttl := cfg.TTLOrDefault()
 	if ctl != "refresh" {
 		if ent, ok := e.cache.Get(key); ok {
-			return cacheHit(x, ent, req, ""), nil
+			return cacheHit(x, ent, req, "", cacheExact), nil
 		}
 	}
 	sem := e.semanticProbe(ctx, x, snap, call, ctl)
 	if sem.hit != nil {
-		return cacheHit(x, sem.hit, req, fmt.Sprintf("semantic %.2f", sem.sim)), nil
+		hit := cacheHit(x, sem.hit, req, fmt.Sprintf("semantic %.2f", sem.sim), cacheSemantic)
+		return hit, nil
 	}
 	if req.Stream {
-		x.Cache = "miss"
-		x.Trace.Decide(trace.Decision{Node: "cache", Kind: "cache", Decision: "miss", Reason: ctl})
-		out, err := node.Serve(ctx, call)
-		if err == nil && out != nil && out.Stream != nil {
-			model := out.Model
-			out.Stream = cache.Record(out.Stream, func(r *llm.Response) {
-				ent := &cache.Entry{Model: model, Response: r}
-				e.cache.Set(key, ent, ttl)
-				sem.store(e.semantic, ent, ttl)
-			})
-		}
-		return out, err
+		return e.serveStream(ctx, x, node, call, key, ttl, ctl, sem)
 	}
 	ent, shared, err := e.cache.Do(ctx, key, ttl, func() (*cache.Entry, error) {
 		out, err := node.Serve(ctx, call)
@@ -214,7 +205,7 @@ func (e *Engine) serve(ctx context.Context, x *Exchange, snap *config.Snapshot, 
 		return ent, nil
 	})
 	if shared && err == nil {
-		return cacheHit(x, ent, req, "coalesced"), nil
+		return cacheHit(x, ent, req, "coalesced", cacheExact), nil
 	}
 	x.Cache = "miss"
 	x.Trace.Decide(trace.Decision{Node: "cache", Kind: "cache", Decision: "miss", Reason: ctl})
@@ -222,6 +213,59 @@ func (e *Engine) serve(ctx context.Context, x *Exchange, snap *config.Snapshot, 
 		return nil, err
 	}
 	return &policy.Outcome{Model: ent.Model, Response: ent.Response}, nil
+}
+
+// serveStream serves a streaming cache miss, coalesced with concurrent
+// identical streaming requests (cache.JoinStream): the first runs the
+// tree and streams live to its client while the answer is assembled and
+// stored; the others wait for that answer and get it replayed, as a hit
+// ("coalesced"). When the leader ends without an answer (its call failed,
+// its stream broke or its client went away) each follower runs the tree
+// itself, uncoalesced.
+func (e *Engine) serveStream(ctx context.Context, x *Exchange, node policy.Node, call *policy.Call, key string, ttl time.Duration, ctl string, sem semProbe) (*policy.Outcome, error) {
+	req := call.Request
+	lead, ent, err := e.cache.JoinStream(ctx, key)
+	switch {
+	case ent != nil:
+		return cacheHit(x, ent, req, "coalesced", cacheExact), nil
+	case err != nil && !errors.Is(err, cache.ErrLeaderFailed):
+		x.Cache = "miss"
+		x.Trace.Decide(trace.Decision{Node: "cache", Kind: "cache", Decision: "miss", Reason: "gave up waiting for a coalesced call"})
+		return nil, err
+	}
+	reason := ctl
+	if err != nil {
+		reason = "the coalesced call ended without an answer"
+	}
+	if lead != nil && ctl != "refresh" {
+		// An identical leader may have stored its answer and left between
+		// the Get above and JoinStream.
+		if ent, ok := e.cache.Get(key); ok {
+			lead.Done(ent)
+			return cacheHit(x, ent, req, "", cacheExact), nil
+		}
+	}
+	x.Cache = "miss"
+	x.Trace.Decide(trace.Decision{Node: "cache", Kind: "cache", Decision: "miss", Reason: reason})
+	out, err := node.Serve(ctx, call)
+	if err != nil || out == nil || out.Stream == nil {
+		if lead != nil {
+			lead.Fail()
+		}
+		return out, err
+	}
+	store := func(ent *cache.Entry) { sem.store(e.semantic, ent, ttl) }
+	if lead != nil {
+		out.Stream = lead.Record(out.Stream, out.Model, ttl, store)
+		return out, nil
+	}
+	model := out.Model
+	out.Stream = cache.Record(out.Stream, func(r *llm.Response) {
+		ent := &cache.Entry{Model: model, Response: r}
+		e.cache.Set(key, ent, ttl)
+		store(ent)
+	})
+	return out, nil
 }
 
 // semProbe is what the semantic cache found for one request: a hit, or
@@ -269,13 +313,21 @@ func (e *Engine) semanticProbe(ctx context.Context, x *Exchange, snap *config.Sn
 	return p
 }
 
+// Which cache answered a hit: the trace decision's data "cache", and the
+// cache label of the cache metric.
+const (
+	cacheExact    = "exact"
+	cacheSemantic = "semantic"
+)
+
 // cacheHit answers from ent at zero upstream cost: no attempt is recorded,
-// only the decision. A streaming request gets the answer replayed as a
-// stream.
-func cacheHit(x *Exchange, ent *cache.Entry, req *llm.Request, reason string) *policy.Outcome {
+// only the decision, whose data says which cache answered (source:
+// cacheExact or cacheSemantic). A streaming request gets the answer
+// replayed as a stream.
+func cacheHit(x *Exchange, ent *cache.Entry, req *llm.Request, reason, source string) *policy.Outcome {
 	x.Cache = "hit"
 	x.Trace.Decide(trace.Decision{Node: "cache", Kind: "cache", Decision: "hit", Reason: reason,
-		Data: map[string]any{"model": ent.Model}})
+		Data: map[string]any{"model": ent.Model, "cache": source}})
 	if req.Stream {
 		return &policy.Outcome{Model: ent.Model, Stream: cache.NewReplay(ent.Response)}
 	}

@@ -145,7 +145,8 @@ func BaselineCost(f *engine.Finished) catalog.Micros {
 // trace: a gate records Kind "gate", Decision "pass", "fail" or "skip" and
 // Data["gate"] its name; a cascade records Kind "cascade", Decision
 // "accept" or "escalate". A response cache is to record Kind "cache",
-// Decision "hit" or "miss".
+// Decision "hit" or "miss", and for a hit Data["cache"] "exact" or
+// "semantic".
 const (
 	KindGate    = "gate"
 	KindCascade = "cascade"
@@ -185,6 +186,19 @@ func CacheResult(d *trace.Decision) (string, bool) {
 		return "", false
 	}
 	return d.Decision, true
+}
+
+// CacheSource returns which cache answered a cache hit: "exact" or
+// "semantic" as the decision's Data["cache"] says, "exact" when it says
+// nothing else; "" for a miss or another decision.
+func CacheSource(d *trace.Decision) string {
+	if d.Kind != KindCache || d.Decision != "hit" {
+		return ""
+	}
+	if s, _ := d.Data["cache"].(string); s == "semantic" {
+		return s
+	}
+	return "exact"
 }
 
 // ChargesHealth reports whether a failed attempt counts against its

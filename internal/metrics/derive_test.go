@@ -131,6 +131,25 @@ func TestDecisionReaders(t *testing.T) {
 	}
 }
 
+func TestCacheSource(t *testing.T) {
+	tests := []struct {
+		d    trace.Decision
+		want string
+	}{
+		{trace.Decision{Kind: "cache", Decision: "hit", Data: map[string]any{"cache": "semantic"}}, "semantic"},
+		{trace.Decision{Kind: "cache", Decision: "hit", Data: map[string]any{"cache": "exact"}}, "exact"},
+		{trace.Decision{Kind: "cache", Decision: "hit"}, "exact"},
+		{trace.Decision{Kind: "cache", Decision: "hit", Data: map[string]any{"cache": "bogus"}}, "exact"},
+		{trace.Decision{Kind: "cache", Decision: "miss", Data: map[string]any{"cache": "semantic"}}, ""},
+		{trace.Decision{Kind: "model", Decision: "hit", Data: map[string]any{"cache": "semantic"}}, ""},
+	}
+	for _, tt := range tests {
+		if got := CacheSource(&tt.d); got != tt.want {
+			t.Errorf("CacheSource(%+v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
+
 func TestChargesHealth(t *testing.T) {
 	for _, tt := range []struct {
 		a    trace.Attempt

@@ -34,7 +34,7 @@
 //	sextant_policy_decisions_total{route,kind}              counter
 //	sextant_gate_verdicts_total{route,gate,verdict}         counter, verdict: pass, fail, skip
 //	sextant_cascade_steps_total{route,decision}             counter, decision: accept, escalate
-//	sextant_cache_lookups_total{route,result}               counter, result: hit, miss
+//	sextant_cache_lookups_total{route,result,cache}         counter, result: hit, miss; cache: exact, semantic ("" on a miss)
 //	sextant_http_requests_total{handler,code}               counter, every HTTP request by mux pattern
 //	sextant_decisions_written_total                         counter (decision log)
 //	sextant_decisions_dropped_total                         counter (decision log)

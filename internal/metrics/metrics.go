@@ -99,7 +99,8 @@ func New(reg prometheus.Registerer, o Options) (*Metrics, error) {
 			Help: "Cascade steps, by route and decision: accept the tier's answer or escalate to the next tier."},
 			[]string{"route", "decision"}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sextant_cache_lookups_total",
-			Help: "Response cache lookups, by route and result (hit, miss)."}, []string{"route", "result"}),
+			Help: "Response cache lookups, by route, result (hit, miss) and for hits the cache that answered (exact, semantic; empty for misses)."},
+			[]string{"route", "result", "cache"}),
 		httpReqs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sextant_http_requests_total",
 			Help: "HTTP requests served, by handler pattern and status code (rejected and non-chat requests included)."},
 			[]string{"handler", "code"}),
@@ -286,7 +287,7 @@ func (m *Metrics) Observe(f *engine.Finished) {
 			}
 		case KindCache:
 			if v, ok := CacheResult(x); ok {
-				m.cache.WithLabelValues(route, v).Inc()
+				m.cache.WithLabelValues(route, v, CacheSource(x)).Inc()
 			}
 		}
 	}

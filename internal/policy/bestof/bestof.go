@@ -12,6 +12,7 @@ import (
 	"github.com/sextant-router/sextant/internal/conf"
 	"github.com/sextant-router/sextant/internal/gate"
 	"github.com/sextant-router/sextant/internal/gate/answer"
+	"github.com/sextant-router/sextant/internal/gate/embed"
 	"github.com/sextant-router/sextant/internal/gate/judge"
 	"github.com/sextant-router/sextant/internal/llm"
 	"github.com/sextant-router/sextant/internal/policy"
@@ -26,9 +27,10 @@ func init() {
 
 // Selection methods.
 const (
-	SelectGate  = "gate"
-	SelectVote  = "vote"
-	SelectJudge = "judge"
+	SelectGate     = "gate"
+	SelectVote     = "vote"
+	SelectJudge    = "judge"
+	SelectCentroid = "centroid"
 )
 
 // Node asks every candidate and returns the best answer; see the package
@@ -39,6 +41,7 @@ type Node struct {
 	method     string
 	score      gate.Gate // gate: the gates; judge: the judge; nil for vote
 	deadline   time.Duration
+	embedModel string // centroid: the embeddings model
 }
 
 type candidate struct {
@@ -53,6 +56,12 @@ type config struct {
 	Gates      json.RawMessage   `json:"gates"`
 	Judge      json.RawMessage   `json:"judge"`
 	Deadline   conf.Duration     `json:"deadline"`
+	Embedding  json.RawMessage   `json:"embedding"`
+}
+
+// embeddingConfig is the embedding block of select: centroid.
+type embeddingConfig struct {
+	Model string `json:"model"`
 }
 
 // New builds a best_of node; see the package doc for its config.
@@ -82,11 +91,17 @@ func New(b policy.Builder, path string, raw json.RawMessage) (policy.Node, error
 	}
 	selPath := conf.Join(path, "select")
 	if n.method == "" {
-		return nil, conf.Errorf(selPath, "required: gate, vote or judge")
+		return nil, conf.Errorf(selPath, "required: gate, vote, centroid or judge")
 	}
 	unused := func(field string, raw json.RawMessage) error {
 		if raw != nil {
 			return conf.Errorf(conf.Join(path, field), "only used with select: %s", field)
+		}
+		return nil
+	}
+	unusedEmbedding := func() error {
+		if cfg.Embedding != nil {
+			return conf.Errorf(conf.Join(path, "embedding"), "only used with select: centroid")
 		}
 		return nil
 	}
@@ -100,6 +115,9 @@ func New(b policy.Builder, path string, raw json.RawMessage) (policy.Node, error
 		if err == nil {
 			err = unused("judge", cfg.Judge)
 		}
+		if err == nil {
+			err = unusedEmbedding()
+		}
 	case SelectJudge:
 		if cfg.Judge == nil {
 			return nil, conf.Errorf(conf.Join(path, "judge"), "required with select: judge ({model: MODEL, rubric: ...})")
@@ -108,17 +126,46 @@ func New(b policy.Builder, path string, raw json.RawMessage) (policy.Node, error
 		if err == nil {
 			err = unused("gates", cfg.Gates)
 		}
+		if err == nil {
+			err = unusedEmbedding()
+		}
 	case SelectVote:
 		if err = unused("gates", cfg.Gates); err == nil {
 			err = unused("judge", cfg.Judge)
 		}
+		if err == nil {
+			err = unusedEmbedding()
+		}
+	case SelectCentroid:
+		if err = unused("gates", cfg.Gates); err == nil {
+			err = unused("judge", cfg.Judge)
+		}
+		if err == nil {
+			n.embedModel, err = embeddingModel(b, conf.Join(path, "embedding"), cfg.Embedding)
+		}
 	default:
-		return nil, conf.Errorf(selPath, "unknown method %q (want gate, vote or judge)", n.method)
+		return nil, conf.Errorf(selPath, "unknown method %q (want gate, vote, centroid or judge)", n.method)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return n, nil
+}
+
+// embeddingModel decodes select: centroid's embedding block at path and
+// checks that its model is in the catalog with the embeddings capability.
+func embeddingModel(b policy.Builder, path string, raw json.RawMessage) (string, error) {
+	if raw == nil {
+		return "", conf.Errorf(path, "required with select: centroid ({model: EMBEDDINGS_MODEL})")
+	}
+	var ec embeddingConfig
+	if err := conf.Decode(path, raw, &ec); err != nil {
+		return "", err
+	}
+	if err := embed.CheckModel(b, conf.Join(path, "model"), ec.Model); err != nil {
+		return "", err
+	}
+	return ec.Model, nil
 }
 
 // result is one candidate's end.
@@ -209,16 +256,24 @@ func (n *Node) Serve(ctx context.Context, c *policy.Call) (*policy.Outcome, erro
 		n.decide(c, "none", "every candidate failed", nil)
 		return nil, lastErr
 	}
-	w, reason, data := n.pick(answers)
+	w, reason, data := n.pick(ctx, c, answers)
+	if ctx.Err() != nil {
+		// The client went away while the selection ran (an embeddings
+		// call): the held answers are replays with nothing left to close.
+		return nil, ctxError(ctx)
+	}
 	data["method"], data["answers"] = n.method, len(answers)
 	n.decideFor(c, w.i, "select", reason, data, w.latency)
 	return w.out, nil
 }
 
 // pick selects the winning answer among answers (in arrival order).
-func (n *Node) pick(answers []result) (result, string, map[string]any) {
-	if n.method == SelectVote {
+func (n *Node) pick(ctx context.Context, c *policy.Call, answers []result) (result, string, map[string]any) {
+	switch n.method {
+	case SelectVote:
 		return vote(answers)
+	case SelectCentroid:
+		return n.centroid(ctx, c, answers)
 	}
 	best := answers[0]
 	for _, a := range answers[1:] {
@@ -253,6 +308,61 @@ func vote(answers []result) (result, string, map[string]any) {
 	}
 	return best, fmt.Sprintf("%d of %d answers agree on %q", bestVotes, len(answers), bestFinal),
 		map[string]any{"votes": bestVotes, "final": bestFinal}
+}
+
+// centroid embeds every answer with the node's embeddings model (one
+// batched call through c.Exec, so its cost is in the trace) and returns
+// the answer with the highest mean cosine similarity to the other
+// answers, ties to the earlier answer. A single answer is taken without
+// an embedding; when the embedding fails the earliest answer is taken and
+// the reason says why.
+func (n *Node) centroid(ctx context.Context, c *policy.Call, answers []result) (result, string, map[string]any) {
+	data := map[string]any{"embedding_model": n.embedModel}
+	if len(answers) == 1 {
+		return answers[0], "the only answer in", data
+	}
+	texts := make([]string, len(answers))
+	for i, a := range answers {
+		texts[i] = a.text
+	}
+	vecs, err := embed.Texts(ctx, c, n.embedModel, texts)
+	if err != nil {
+		data["fallback"] = true
+		data["error_class"] = llm.ClassOf(err).String()
+		return answers[0], fmt.Sprintf("embedding the answers failed (%s): the earliest answer", llm.AsError(err).Message), data
+	}
+	scores := meanSimilarities(vecs)
+	best := 0
+	for i, s := range scores {
+		if s > scores[best] {
+			best = i
+		}
+	}
+	per := make([]map[string]any, len(answers))
+	for i, a := range answers {
+		per[i] = map[string]any{"candidate": n.candidates[a.i].name, "index": a.i, "similarity": scores[i]}
+	}
+	data["similarity"], data["scores"] = scores[best], per
+	return answers[best], fmt.Sprintf("%s is closest to the answers' centroid (mean cosine %.3f over %d answers)",
+		n.candidates[answers[best].i].name, scores[best], len(answers)), data
+}
+
+// meanSimilarities returns, for each vector, its mean cosine similarity
+// to the others (len(vecs) >= 2). Ranking by it ranks by similarity to
+// the sum of the normalised vectors, the centroid's direction.
+func meanSimilarities(vecs [][]float32) []float64 {
+	out := make([]float64, len(vecs))
+	for i := range vecs {
+		for j := i + 1; j < len(vecs); j++ {
+			s := embed.Cosine(vecs[i], vecs[j])
+			out[i] += s
+			out[j] += s
+		}
+	}
+	for i := range out {
+		out[i] /= float64(len(vecs) - 1)
+	}
+	return out
 }
 
 // run serves candidate i, reads a stream to its end and scores the answer.

@@ -72,6 +72,47 @@ func TestBestOf(t *testing.T) {
 			decisions: []string{"select:b"},
 		},
 		{
+			name: "centroid: the answer closest to the others wins",
+			models: map[string]*policytest.Model{"a": {Text: "Two plus two is four, so the answer is four.", Delay: 30 * ms},
+				"b": {Text: "Bananas are a yellow fruit grown in warm places.", Delay: 5 * ms},
+				"c": {Text: "The answer is four: two plus two makes four.", Delay: 10 * ms},
+				"d": {Text: "Two plus two is four.", Delay: 20 * ms}},
+			cfg:       `{"candidates":["a","b","c","d"],"select":"centroid","embedding":{"model":"emb"}}`,
+			want:      "Two plus two is four, so the answer is four.",
+			decisions: []string{"select:a"},
+		},
+		{
+			name: "centroid: a tie goes to the earlier answer",
+			models: map[string]*policytest.Model{"a": {Text: "the answer is four", Delay: 30 * ms},
+				"b": {Text: "bananas are yellow", Delay: 5 * ms}, "c": {Text: "The answer is four!", Delay: 10 * ms}},
+			cfg:       `{"candidates":["a","b","c"],"select":"centroid","embedding":{"model":"emb"}}`,
+			want:      "The answer is four!",
+			decisions: []string{"select:c"},
+		},
+		{
+			name:      "centroid: the embedding fails: the earliest answer",
+			models:    map[string]*policytest.Model{"a": {Text: "four", Delay: 30 * ms}, "b": {Text: "five", Delay: 5 * ms}, "c": {Text: "four", Delay: 10 * ms}},
+			cfg:       `{"candidates":["a","b","c"],"select":"centroid","embedding":{"model":"emb-down"}}`,
+			want:      "five",
+			decisions: []string{"select:b"},
+		},
+		{
+			name:      "centroid: a single answer at the deadline is taken without embedding",
+			models:    map[string]*policytest.Model{"a": {Text: "four", Delay: 10 * ms}, "b": {Text: "4", Delay: 10 * time.Second}},
+			cfg:       `{"candidates":["a","b"],"select":"centroid","embedding":{"model":"emb"},"deadline":"100ms"}`,
+			want:      "four",
+			decisions: []string{"cancel:b", "select:a"},
+		},
+		{
+			name: "centroid: stream: the selected answer is replayed",
+			models: map[string]*policytest.Model{"a": {Text: "the answer is four", Delay: 5 * ms, Gap: ms},
+				"b": {Text: "bananas are yellow", Delay: 10 * ms, Gap: ms}, "c": {Text: "so the answer is four", Delay: 20 * ms, Gap: ms}},
+			cfg:       `{"candidates":["a","b","c"],"select":"centroid","embedding":{"model":"emb"}}`,
+			stream:    true,
+			want:      "the answer is four",
+			decisions: []string{"select:a"},
+		},
+		{
 			name:      "deadline: the late candidate is canceled",
 			models:    map[string]*policytest.Model{"a": {Text: "four", Delay: 10 * ms}, "b": {Text: "4", Delay: 10 * time.Second}},
 			cfg:       `{"candidates":["a","b"],"select":"vote","deadline":"100ms"}`,
@@ -112,7 +153,7 @@ func TestBestOf(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				e := newEnv(tt.models)
+				e := newEnvEmbed(t, tt.models)
 				n := e.build(t, tt.cfg)
 				c := e.Call(tt.stream)
 				out, err := n.Serve(t.Context(), c)
@@ -174,7 +215,7 @@ func TestClientCancel(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	e := newEnv(map[string]*policytest.Model{"a": {}, "b": {}})
+	e := newEnvEmbed(t, map[string]*policytest.Model{"a": {}, "b": {}})
 	tests := []struct{ cfg, path string }{
 		{`{"candidates":["a"],"select":"vote"}`, "routes.r.best_of.candidates"},
 		{`{"candidates":["a","nope"],"select":"vote"}`, "routes.r.best_of.candidates[1]"},
@@ -186,6 +227,15 @@ func TestConfigErrors(t *testing.T) {
 		{`{"candidates":["a","b"],"select":"vote","gates":{"test":{}}}`, "routes.r.best_of.gates"},
 		{`{"candidates":["a","b"],"select":"vote","deadline":"-1s"}`, "routes.r.best_of.deadline"},
 		{`{"candidates":["a","b"],"select":"vote","colour":1}`, "routes.r.best_of"},
+		{`{"candidates":["a","b"],"select":"centroid"}`, "routes.r.best_of.embedding"},
+		{`{"candidates":["a","b"],"select":"centroid","embedding":{}}`, "routes.r.best_of.embedding.model"},
+		{`{"candidates":["a","b"],"select":"centroid","embedding":{"model":"nope"}}`, "routes.r.best_of.embedding.model"},
+		{`{"candidates":["a","b"],"select":"centroid","embedding":{"model":"a"}}`, "routes.r.best_of.embedding.model"},
+		{`{"candidates":["a","b"],"select":"centroid","embedding":{"model":"emb","size":3}}`, "routes.r.best_of.embedding"},
+		{`{"candidates":["a","b"],"select":"centroid","embedding":"emb"}`, "routes.r.best_of.embedding"},
+		{`{"candidates":["a","b"],"select":"centroid","embedding":{"model":"emb"},"gates":{"test":{}}}`, "routes.r.best_of.gates"},
+		{`{"candidates":["a","b"],"select":"vote","embedding":{"model":"emb"}}`, "routes.r.best_of.embedding"},
+		{`{"candidates":["a","b"],"select":"gate","gates":{"test":{}},"embedding":{"model":"emb"}}`, "routes.r.best_of.embedding"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cfg, func(t *testing.T) {
@@ -195,5 +245,66 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatalf("New = %v, want a *conf.Error at %s", err, tt.path)
 			}
 		})
+	}
+}
+
+// TestCentroidTrace: the select decision carries every answer's mean
+// similarity in arrival order, the winner's is the highest, and the one
+// embeddings call is an attempt in the trace, paid for.
+func TestCentroidTrace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnvEmbed(t, map[string]*policytest.Model{"a": {Text: "the answer is four", Delay: 30 * time.Millisecond},
+			"b": {Text: "bananas are yellow", Delay: 5 * time.Millisecond}, "c": {Text: "I think the answer is four", Delay: 10 * time.Millisecond}})
+		n := e.build(t, `{"candidates":["a","b","c"],"select":"centroid","embedding":{"model":"emb"}}`)
+		c := e.Call(false)
+		if _, err := n.Serve(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+		var sel *trace.Decision
+		for _, d := range c.Trace.Snapshot().Decisions {
+			if d.Kind == "best_of" && d.Decision == "select" {
+				sel = &d
+			}
+		}
+		if sel == nil {
+			t.Fatal("no select decision")
+		}
+		if sel.Data["method"] != "centroid" || sel.Data["embedding_model"] != "emb" {
+			t.Errorf("data %v, want method centroid and embedding_model emb", sel.Data)
+		}
+		scores, _ := sel.Data["scores"].([]map[string]any)
+		var order []string
+		best := -2.0
+		for _, s := range scores {
+			order = append(order, s["candidate"].(string))
+			best = max(best, s["similarity"].(float64))
+		}
+		if !reflect.DeepEqual(order, []string{"b", "c", "a"}) {
+			t.Errorf("scores in order %v, want arrival order b, c, a", order)
+		}
+		if sel.Data["similarity"] != best || sel.Data["candidate"] == "b" {
+			t.Errorf("winner %v with %v, want the highest mean similarity %v (not b)", sel.Data["candidate"], sel.Data["similarity"], best)
+		}
+		policytest.CheckLedger(t, c.Trace, map[string]int{"emb": 1, "a": 1, "b": 1, "c": 1})
+	})
+}
+
+func TestMeanSimilarities(t *testing.T) {
+	tests := []struct {
+		vecs [][]float32
+		want []float64
+	}{
+		{[][]float32{{1, 0}, {1, 0}}, []float64{1, 1}},
+		{[][]float32{{1, 0}, {0, 1}, {1, 0}}, []float64{0.5, 0, 0.5}},
+		{[][]float32{{1, 0}, {-1, 0}, {1, 0}, {1, 0}}, []float64{1.0 / 3, -1, 1.0 / 3, 1.0 / 3}},
+	}
+	for _, tt := range tests {
+		got := meanSimilarities(tt.vecs)
+		for i := range got {
+			if d := got[i] - tt.want[i]; d > 1e-9 || d < -1e-9 {
+				t.Errorf("meanSimilarities(%v) = %v, want %v", tt.vecs, got, tt.want)
+				break
+			}
+		}
 	}
 }

@@ -22,15 +22,25 @@
 //	        last line, normalised) are counted; the earliest answer of the
 //	        largest group wins, ties to the group that answered first. An
 //	        answer with no final answer is a group of its own.
+//	centroid
+//	        every answer's text is embedded by the embeddings model of
+//	        embedding.model (one batched call through the executor, so its
+//	        cost is in the trace); the answer with the highest mean cosine
+//	        similarity to the other answers wins (the one closest to the
+//	        direction of the normalised centroid), ties to the earlier
+//	        answer. A lone answer (deadline) is taken without embedding.
+//	        When the embeddings call fails the earliest answer is taken and
+//	        the decision says why (data fallback: true, error_class).
 //	judge   a judge model rates every answer from 1 to 10 (the judge gate,
 //	        package gate/judge: its rubric, prompt and rating parser); the
 //	        highest rating wins, ties to the earlier answer. The judge
 //	        calls go through the executor, so their cost is in the trace.
 //
 // Trace: decisions of kind "best_of" at the node's path, with data
-// {candidate, index, latency_ms}: select (plus method, answers, and score
-// or votes and final), cancel for a candidate stopped by the deadline or
-// the client, error for a failed candidate, none when all failed. Gate
+// {candidate, index, latency_ms}: select (plus method, answers, and score,
+// or votes and final, or for centroid embedding_model, similarity and
+// scores: [{candidate, index, similarity}] in arrival order), cancel for a
+// candidate stopped by the deadline or the client, error for a failed candidate, none when all failed. Gate
 // and judge verdicts are recorded under PATH.candidates[i].
 //
 // # Config
@@ -53,7 +63,8 @@
 // Config errors are *conf.Error values naming the path. A failed candidate
 // is left out of the selection; when every candidate fails Serve returns
 // the last error. A gate or judge that fails to run scores the answer as
-// a failed verdict (score 0). When the client's context ends every
+// a failed verdict (score 0). A failed embeddings call (centroid) selects
+// the earliest answer; the attempt is in the trace. When the client's context ends every
 // candidate is canceled, Serve waits for them and returns the
 // executor-shaped 499 (or 504 on the request deadline); no goroutine or
 // stream outlives Serve.
@@ -66,4 +77,9 @@
 //	      candidates: [sim-fast, sim-tail, sim-strong]
 //	      select: vote
 //	      deadline: 3s
+//	  best_of_centroid:
+//	    best_of:
+//	      candidates: [sim-fast, sim-tail, sim-strong]
+//	      select: centroid
+//	      embedding: {model: sim-embed}
 package bestof

@@ -13,7 +13,7 @@ import (
 // FuzzNew checks that no config block makes New panic, and that every
 // rejected block is rejected with a *conf.Error under the node's path.
 func FuzzNew(f *testing.F) {
-	for _, s := range []string{`{"candidates":["a","b"],"select":"vote"}`, `{"candidates":["a","b"],"select":"gate","gates":{"test":{}}}`, `{"candidates":["a","b"],"select":"judge","judge":{"model":"a"},"deadline":"1s"}`, `[]`, `null`, `{"select":3}`} {
+	for _, s := range []string{`{"candidates":["a","b"],"select":"vote"}`, `{"candidates":["a","b"],"select":"gate","gates":{"test":{}}}`, `{"candidates":["a","b"],"select":"judge","judge":{"model":"a"},"deadline":"1s"}`, `{"candidates":["a","b"],"select":"centroid","embedding":{"model":"a"}}`, `[]`, `null`, `{"select":3}`} {
 		f.Add(s)
 	}
 	e := newEnv(map[string]*policytest.Model{"a": {}, "b": {}})

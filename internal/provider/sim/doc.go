@@ -51,6 +51,14 @@
 // length and the number of earlier identical calls); stream_break_rate
 // does not apply, and in realtime mode Embed answers after one TTFT draw.
 //
+// Stream counts. Each sim deployment counts its streams by how they
+// ended (Sim.Streams, a plain Counts value: Started, Completed, Canceled,
+// Failed, and Open for the rest): completed at io.EOF or when closed after
+// its last chunk, canceled when closed before it or when its context ended
+// under Recv, failed at a simulated break. Tests and benchmarks read them
+// to check that a race's losers really stop: every stream a caller stops
+// ends canceled, and none stays open once the caller is done.
+//
 // # Config
 //
 //	seed               integer seed; default 0.

@@ -68,7 +68,8 @@ type Sim struct {
 	realtime     bool
 	embedDims    int // embedding length when a request does not ask for one
 
-	calls counter
+	calls   counter
+	streams streamCounts // see Streams
 }
 
 // New builds a sim provider from cfg; see the package doc for options.
@@ -224,6 +225,8 @@ func (s *Sim) ChatStream(ctx context.Context, req *llm.Request) (llm.Stream, err
 			Message: "simulated: the stream ended before its terminal event", Class: llm.ClassTransient, Model: s.model}
 	}
 	st.ctx, st.cancel = context.WithCancel(ctx)
+	st.counts = &s.streams
+	s.streams.started.Add(1)
 	return st, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/sextant-router/sextant/internal/llm"
@@ -32,6 +33,11 @@ type stream struct {
 	realtime bool
 	model    string
 	err      error // sticky: set once Recv has returned io.EOF or an error
+	counts   *streamCounts
+	ended    atomic.Bool // counted in counts; see end
+	// delivered is set when Recv has returned the last chunk of a stream
+	// that does not break; Close may read it from another goroutine.
+	delivered atomic.Bool
 }
 
 func (s *stream) Recv() (*llm.Chunk, error) {
@@ -41,21 +47,28 @@ func (s *stream) Recv() (*llm.Chunk, error) {
 	if s.next == len(s.events) {
 		if s.tail == nil {
 			s.err = io.EOF
+			s.end(endCompleted)
 			return nil, s.err
 		}
 		if err := s.wait(s.tailAt); err != nil {
 			s.err = err
+			s.end(endCanceled)
 			return nil, err
 		}
 		s.err = s.tail
+		s.end(endFailed)
 		return nil, s.err
 	}
 	ev := s.events[s.next]
 	if err := s.wait(ev.at); err != nil {
 		s.err = err
+		s.end(endCanceled)
 		return nil, err
 	}
 	s.next++
+	if s.next == len(s.events) && s.tail == nil {
+		s.delivered.Store(true)
+	}
 	return ev.chunk, nil
 }
 
@@ -69,8 +82,15 @@ func (s *stream) wait(at time.Duration) error {
 	return nil
 }
 
+// Close cancels the stream. It counts as completed when every chunk had
+// been received, else as canceled (see Counts).
 func (s *stream) Close() error {
 	s.cancel()
+	if s.delivered.Load() {
+		s.end(endCompleted)
+	} else {
+		s.end(endCanceled)
+	}
 	return nil
 }
 
