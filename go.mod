@@ -16,6 +16,8 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
+require gonum.org/v1/gonum v0.17.0
+
 require (
 	github.com/DataDog/sketches-go v1.4.8
 	github.com/redis/go-redis/v9 v9.23.0

@@ -24,6 +24,14 @@ the engine that serves traffic, with every model replaced by a replay of
 the data set, and reports quality, cost, call shares, modeled latency, each
 model alone and the random router. --sweep walks the route's knob.
 
+A route holding a learning node (a bandit, a split with a promote rule)
+runs as an online-learning simulation: records in order, each record's
+recorded quality given as feedback after its answer (--concurrency N
+delays it by N records). With a bandit the report adds its cumulative
+quality, cost and reward after 500, 1,000 and all requests against each
+arm alone and the oracle, and --out draws the learning curve; --seeds N
+runs it over the bandit's seeds 0..N-1 and shows their range.
+
 --from-log summarises the traffic of a decision log; with --config it
 re-runs the logged requests (those logged with store.log_requests) through
 --route of that config and reports both side by side.
@@ -99,7 +107,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.dataset, "dataset", "", "recorded data `FILE`.jsonl (or a directory of them) every model answers from (required)")
 	fs.StringVar(&c.strong, "strong", "", "strong `MODEL` for PGR and cost share (default: the labeled model costing most alone)")
 	fs.StringVar(&c.weak, "weak", "", "weak `MODEL` (default: the labeled model costing least alone)")
-	fs.IntVar(&c.concurrency, "concurrency", 0, "records in flight (default GOMAXPROCS×4)")
+	fs.IntVar(&c.concurrency, "concurrency", 0, "records in flight (default GOMAXPROCS×4); for a learning route, the feedback delay in records (default 1)")
 	fs.IntVar(&c.limit, "limit", 0, "evaluate only the first `N` records")
 	fs.IntVar(&c.outputTokens, "output-tokens", 0, "output tokens charged for an answer without recorded text (default: estimated from the data set)")
 	fs.BoolVar(&c.excludeContaminated, "exclude-contaminated", false, "leave out records marked contaminated, as RouteLLM's evaluation does")
@@ -138,7 +146,7 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	c.register(fs)
 	var sweep sweepFlag
 	fs.Var(&sweep, "sweep", "sweep the route's knob over the kind's default range, or over `SPEC`: LO:HI:STEP, LO:HI/N or V1,V2,...")
-	seeds := fs.Int("seeds", 1, "average each sweep point of a randomized kind (split) over `N` seeds")
+	seeds := fs.Int("seeds", 1, "average each sweep point of a randomized kind (split) over `N` seeds; for a bandit route, run the learning simulation over N seeds")
 	format := fs.String("format", "table", "output: table, json or markdown")
 	out := fs.String("out", "", "write report.json, report.md and PNG/SVG plots to `DIR`")
 	fromLog := fs.String("from-log", "", "summarise a decision log `DB` (SQLite); with --config, re-run its requests through --route")
@@ -171,6 +179,7 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	opts.Seeds = *seeds
 	ev, err := eval.New(opts)
 	if err != nil {
 		return err

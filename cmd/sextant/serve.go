@@ -20,9 +20,12 @@ import (
 	"github.com/sextant-router/sextant/internal/gateway"
 	"github.com/sextant-router/sextant/internal/health"
 	_ "github.com/sextant-router/sextant/internal/kinds"
+	"github.com/sextant-router/sextant/internal/learning"
 	"github.com/sextant-router/sextant/internal/metrics"
 	"github.com/sextant-router/sextant/internal/reload"
+	"github.com/sextant-router/sextant/internal/state"
 	"github.com/sextant-router/sextant/internal/store"
+	"github.com/sextant-router/sextant/internal/tally"
 	"github.com/sextant-router/sextant/internal/telemetry"
 	"github.com/sextant-router/sextant/internal/tokens"
 	"github.com/sextant-router/sextant/internal/ui"
@@ -41,7 +44,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	// One HTTP client for every snapshot, so reloads keep upstream
 	// connections warm.
 	client := &http.Client{Transport: config.UpstreamTransport()}
-	load := func() (*config.Snapshot, error) { return loadSnapshot(*configPath, getenv, client) }
+	load := func() (*config.Snapshot, error) {
+		s, err := loadSnapshot(*configPath, getenv, client)
+		shareTally() // loading applies the state block; follow its Redis
+		return s, err
+	}
 	snap, err := load()
 	if err != nil {
 		return err
@@ -53,6 +60,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		return fmt.Errorf("open decision log %s: %w", snap.File.Store.Path, err)
 	}
 	log := store.NewLog(db, snap.File.Store.LogOptions(logger))
+	// Learners' statistics persist in the decision store and, with
+	// state.redis, are shared; Run syncs them until shutdown.
+	tally.Default.SetLogger(logger)
+	tally.Default.UseStore(log)
+	tallyCtx, stopTally := context.WithCancel(context.Background())
+	tallyDone := make(chan struct{})
+	go func() { defer close(tallyDone); tally.Default.Run(tallyCtx, tallyEvery(snap)) }()
+	defer func() { stopTally(); <-tallyDone }()
 	obs, err := observability(snap, log, logger)
 	if err != nil {
 		return err
@@ -117,6 +132,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	waitBounded(&inflight, 5*time.Second)
 	fctx, fcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer fcancel()
+	stopTally() // Run flushes the learners' statistics before the store closes
+	<-tallyDone
 	if err := log.Close(fctx); err != nil {
 		logger.Error("flushing the decision log", "err", err)
 	}
@@ -130,6 +147,25 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		return err
 	}
 	return nil
+}
+
+// shareTally points tally.Default at the shared Redis of the state block
+// in use (none: memory and the store only).
+func shareTally() {
+	if r := state.Current(); r != nil {
+		tally.Default.UseRedis(r.Client(), r.Prefix()+"tally:")
+	} else {
+		tally.Default.UseRedis(nil, "")
+	}
+}
+
+// tallyEvery is how often the learners' statistics sync: the state sync
+// interval when one is set, else tally.DefaultEvery.
+func tallyEvery(snap *config.Snapshot) time.Duration {
+	if r := snap.File.State.Redis; r != nil && r.Sync > 0 {
+		return r.Sync.D()
+	}
+	return tally.DefaultEvery
 }
 
 // obsParts are the observers and handlers behind /metrics, /ui and
@@ -154,7 +190,7 @@ func observability(snap *config.Snapshot, log *store.Log, logger *slog.Logger) (
 	}
 	o.metrics = m
 	o.recent = ui.NewRecent(snap.File.UI.Recent, nil)
-	o.observers = []engine.Observer{m, o.recent}
+	o.observers = []engine.Observer{m, o.recent, learners{}}
 	if ep := snap.Observability.OTLPEndpoint; ep != "" {
 		t, err := telemetry.New(telemetry.Options{Endpoint: ep, Headers: snap.Observability.OTLPHeaders,
 			Timeout: snap.File.Telemetry.OTLP.Timeout.D(), ServiceName: snap.File.Telemetry.ServiceName, Logger: logger})
@@ -171,6 +207,12 @@ func observability(snap *config.Snapshot, log *store.Log, logger *slog.Logger) (
 	}
 	return o, nil
 }
+
+// learners hands every finished request to the learning policy nodes
+// (bandit, split) named in its trace.
+type learners struct{}
+
+func (learners) Observe(f *engine.Finished) { learning.Default.Finished(f.Decision) }
 
 func (o *obsParts) gatewayOptions(eng *engine.Engine, log *store.Log) []gateway.Option {
 	opts := []gateway.Option{gateway.WithHTTPObserver(o.metrics.ObserveHTTP)}

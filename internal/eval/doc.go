@@ -37,6 +37,30 @@
 // metrics.go for the definitions and README.md ("Offline evaluation") for
 // the command and its JSON.
 //
+// # Online learning
+//
+// A route holding a learning node (package learning: a bandit anywhere in
+// its tree, or a split with a promote rule) runs as an online-learning
+// simulation instead (runOnline): the records in order, one at a time;
+// after each routed request the learners named in its trace get Finished
+// with the decision the engine logs (captured by an engine observer, its
+// latency replaced by the modeled one), and the answering model's recorded
+// label arrives as Feedback before the next record — or, with
+// Options.Concurrency k, k records later (delayed feedback). Every run
+// (the route, each sweep point, each seed) gives the route's bandits a
+// name no other run of the process used, so each starts from nothing
+// (bandits keep their statistics under their name in tally.Default);
+// Options.Seeds sets their seed to 0..Seeds-1. Results depend only on the
+// data, the config and the seeds.
+//
+// With a bandit, Report.Learning measures it (see Learning): each arm
+// alone (the route with the bandit replaced by the arm), the oracle (per
+// record the arm with the best reward) and the route, by cumulative
+// quality, cost, reward = quality − λ·cost − μ·latency with the bandit's
+// λ and μ, and regret against the best fixed arm and the oracle, at every
+// step and after 500, 1,000 and all requests; WriteDir adds the learning
+// curve and regret plots.
+//
 // # Knobs
 //
 // A kind's knob is registered in package eval/knob by the kind itself; eval

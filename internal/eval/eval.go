@@ -33,7 +33,9 @@ type Options struct {
 	// highest and the lowest cost when each answers every record alone.
 	Strong, Weak string
 	// Concurrency is how many records are in flight; default
-	// GOMAXPROCS × 4.
+	// GOMAXPROCS × 4. For a route that learns (see runOnline) it is the
+	// feedback delay instead: records are routed in order and a record's
+	// feedback arrives Concurrency records later; default 1.
 	Concurrency int
 	// ExcludeContaminated drops the records marked contaminated, as
 	// RouteLLM's evaluation does.
@@ -47,6 +49,10 @@ type Options struct {
 	// Progress, when set, is called after every record with the records
 	// done and planned so far; it is called from several goroutines.
 	Progress func(done, total int64)
+	// Seeds, for a route with a bandit, runs the online-learning
+	// simulation with the bandits' seed set to 0..Seeds-1 and reports the
+	// mean learning curve with its band; default 1 (the configured seed).
+	Seeds int
 }
 
 // Evaluator runs a route of a config over a recorded data set through the
@@ -63,6 +69,9 @@ type Evaluator struct {
 	estimates map[string]*Estimate
 	route     json.RawMessage // nil when Route names a model
 	twin      *config.File    // e.file with sim stand-ins, to build routes
+	// bandit is the route's first bandit-shaped node, nil for none: its
+	// online-learning simulation is measured against its arms.
+	bandit *banditNode
 
 	baseOnce sync.Once
 	baseSnap *config.Snapshot
@@ -137,6 +146,9 @@ func New(opts Options) (*Evaluator, error) {
 	} else if e.byName[opts.Route] == nil {
 		return nil, fmt.Errorf("eval: the config has no route or model %q (routes: %s)", opts.Route, strings.Join(sortedKeys(opts.File.Routes), ", "))
 	}
+	if e.bandit, err = findBandit(e.route, opts.Route); err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
 	for _, name := range []string{opts.Strong, opts.Weak} {
 		if name != "" && e.byName[name] == nil {
 			return nil, fmt.Errorf("eval: --strong/--weak: the config has no model %q", name)
@@ -153,17 +165,32 @@ func New(opts Options) (*Evaluator, error) {
 func (e *Evaluator) Records() int { return len(e.records) }
 
 func (e *Evaluator) snapshot(route json.RawMessage) (*snapshotRoute, error) {
+	return e.snapshotSeeded(route, nil)
+}
+
+// snapshotSeeded builds route; a route that learns gets fresh learner
+// names (see prepare), and seed, when not nil, as its bandits' seed.
+func (e *Evaluator) snapshotSeeded(route json.RawMessage, seed *uint64) (*snapshotRoute, error) {
+	online := learns(route)
+	if online {
+		var err error
+		if route, err = prepare(route, e.opts.Route, seed); err != nil {
+			return nil, fmt.Errorf("eval: route %s: %w", e.opts.Route, err)
+		}
+	}
 	snap, err := e.withRoute(route)
 	if err != nil {
 		return nil, err
 	}
-	return &snapshotRoute{snap: snap, name: e.opts.Route}, nil
+	return &snapshotRoute{snap: snap, name: e.opts.Route, online: online}, nil
 }
 
 // snapshotRoute is a built snapshot and the name to send requests to.
 type snapshotRoute struct {
 	snap *config.Snapshot
 	name string
+	// online is set when the route learns: it runs in order (runOnline).
+	online bool
 }
 
 // Knob returns the knob of the route's top kind, if it has one.

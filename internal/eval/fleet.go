@@ -62,9 +62,12 @@ func (m *fleetModel) modeledMS(tokens int) float64 {
 // Prices, timeouts and retries are kept; keys, API key variables and base
 // URLs are dropped, as nothing is called over the network.
 func rewriteFleet(f *config.File, path string, recordModels []string) (*config.File, []*fleetModel, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, nil, err
+	abs := path
+	if !strings.HasPrefix(path, "builtin:") {
+		var err error
+		if abs, err = filepath.Abs(path); err != nil {
+			return nil, nil, err
+		}
 	}
 	out := *f
 	out.Keys = nil

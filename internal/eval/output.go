@@ -8,8 +8,9 @@ import (
 )
 
 // WriteDir writes rep to dir (created if missing): report.json, the PNG and
-// SVG plots of quality against cost share and against strong-call share,
-// and report.md linking them. It returns the files written.
+// SVG plots of quality against cost share and against strong-call share
+// (and, for a route with a bandit, learning_curve and regret), and
+// report.md linking them. It returns the files written.
 func WriteDir(dir string, rep *Report) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err

@@ -54,7 +54,11 @@ func writePlots(dir string, rep *Report) ([]string, error) {
 			out = append(out, name)
 		}
 	}
-	return out, nil
+	learned, err := writeLearningPlots(dir, rep)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, learned...), nil
 }
 
 func drawPlot(rep *Report, ax axis) (*plot.Plot, error) {

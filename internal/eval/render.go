@@ -95,6 +95,9 @@ func WriteTable(w io.Writer, rep *Report) error {
 	if c := rep.Curve; c != nil {
 		writeCurveTable(b, rep)
 	}
+	if rep.Learning != nil {
+		writeLearningTable(b, rep.Learning)
+	}
 	if notes := notes(rep); len(notes) > 0 {
 		b.WriteString("\nnotes\n")
 		for _, n := range notes {
@@ -246,6 +249,9 @@ func WriteMarkdown(w io.Writer, rep *Report, images []string) error {
 			fr = append(fr, frontierLabel(f))
 		}
 		b.WriteString(strings.Join(fr, ", ") + ".\n")
+	}
+	if rep.Learning != nil {
+		writeLearningMarkdown(b, rep.Learning)
 	}
 	if len(images) > 0 {
 		b.WriteString("\n## Plots\n\n")

@@ -33,6 +33,9 @@ type Report struct {
 	*Curve
 	Models    []ModelInfo `json:"models"`
 	Estimates []*Estimate `json:"estimates"`
+	// Learning is the online-learning simulation, set when the route
+	// holds a bandit.
+	Learning *Learning `json:"learning,omitempty"`
 }
 
 // Baseline is one model answering every record alone.
@@ -210,7 +213,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, sweep *Sweep) (*Report, error)
 			seeds = sweep.Seeds
 		}
 	}
-	e.plan(len(e.fleet) + 1 + len(values)*seeds)
+	e.plan(len(e.fleet) + 1 + len(values)*seeds + e.learningRuns())
 	sr, err := e.snapshot(e.route)
 	if err != nil {
 		return nil, err
@@ -219,7 +222,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, sweep *Sweep) (*Report, error)
 	if err != nil {
 		return nil, err
 	}
-	outs, err := e.run(ctx, sr.snap, sr.name)
+	outs, err := e.runOn(ctx, sr)
 	if err != nil {
 		return nil, err
 	}
@@ -239,6 +242,11 @@ func (e *Evaluator) Evaluate(ctx context.Context, sweep *Sweep) (*Report, error)
 	}
 	for _, name := range sortedKeys(e.estimates) {
 		rep.Estimates = append(rep.Estimates, e.estimates[name])
+	}
+	if e.bandit != nil {
+		if rep.Learning, err = e.learningReport(ctx, outs); err != nil {
+			return nil, err
+		}
 	}
 	if sweep == nil {
 		return rep, nil
@@ -281,7 +289,7 @@ func (e *Evaluator) runKnob(ctx context.Context, info *KnobInfo, v float64, seed
 	if err != nil {
 		return Summary{}, fmt.Errorf("eval: route %s with %s=%v: %w", e.opts.Route, info.Field, v, err)
 	}
-	outs, err := e.run(ctx, sr.snap, sr.name)
+	outs, err := e.runOn(ctx, sr)
 	if err != nil {
 		return Summary{}, err
 	}

@@ -30,6 +30,8 @@ type outcome struct {
 	// failed; the record keeps its label.
 	followupFailed bool
 	cost           catalog.Micros
+	// routedCost is the cost of the routed (first-turn) request alone.
+	routedCost catalog.Micros
 	// use holds the calls to and the cost of each fleet model (by index)
 	// over all turns.
 	use []modelUse
@@ -139,6 +141,9 @@ func (e *Evaluator) runRecord(ctx context.Context, eng *engine.Engine, route str
 func (e *Evaluator) account(o *outcome, view trace.View, routed bool) {
 	for _, a := range view.Attempts {
 		o.cost += a.CostMicros
+		if routed {
+			o.routedCost += a.CostMicros
+		}
 		idx, ok := e.index[a.Model]
 		if !ok {
 			continue

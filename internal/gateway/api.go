@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/sextant-router/sextant/internal/conf"
 	"github.com/sextant-router/sextant/internal/config"
+	"github.com/sextant-router/sextant/internal/learning"
 	"github.com/sextant-router/sextant/internal/llm"
 	"github.com/sextant-router/sextant/internal/provider"
 	"github.com/sextant-router/sextant/internal/signals"
@@ -160,12 +162,32 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if fr.Score != nil {
-		// The model's live feedback signal, by the request's category.
-		if d, err := s.log.Get(r.Context(), fr.RequestID); err == nil && d.Model != "" {
-			signals.Default.Feedback(d.Model, d.Category, *fr.Score)
+		if d, err := s.log.Get(r.Context(), fr.RequestID); err == nil {
+			// The model's live feedback signal, by the request's category.
+			if d.Model != "" {
+				signals.Default.Feedback(d.Model, d.Category, *fr.Score)
+			}
+			// The learning nodes in the request's trace, with the score
+			// this one replaces.
+			learning.Default.Feedback(d, *fr.Score, s.previousScore(r.Context(), fr.RequestID))
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"request_id": fr.RequestID, "status": "recorded"})
+}
+
+// previousScore returns the latest score given to id before the newest
+// feedback (the one just stored), nil when there is none.
+func (s *Server) previousScore(ctx context.Context, id string) *float64 {
+	fbs, err := s.log.Feedback(ctx, id)
+	if err != nil || len(fbs) < 2 {
+		return nil
+	}
+	for i := len(fbs) - 2; i >= 0; i-- {
+		if fbs[i].Score != nil {
+			return fbs[i].Score
+		}
+	}
+	return nil
 }
 
 func notFound(msg string) *llm.Error {

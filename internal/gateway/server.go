@@ -28,6 +28,7 @@ import (
 type DecisionLog interface {
 	Get(ctx context.Context, id string) (*store.Decision, error)
 	AddFeedback(ctx context.Context, fb store.Feedback) error
+	Feedback(ctx context.Context, id string) ([]store.Feedback, error)
 }
 
 // Server serves the HTTP API on an engine.
@@ -81,6 +82,8 @@ func New(e *engine.Engine, log DecisionLog, logger *slog.Logger, opts ...Option)
 	s.route("/v1/models/{name...}", http.MethodGet, s.model)
 	s.route("/v1/decisions/{id}", http.MethodGet, s.decision)
 	s.route("/v1/feedback", http.MethodPost, s.feedback)
+	s.route("/v1/experiments", http.MethodGet, s.listExperiments)
+	s.mux.HandleFunc("/v1/experiments/{name}", s.experimentHandler())
 	s.route("/v1/embeddings", http.MethodPost, s.embeddings)
 	s.route("/v1/messages", http.MethodPost, s.messages)
 	s.route("/healthz", http.MethodGet, s.healthz)

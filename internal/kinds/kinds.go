@@ -13,6 +13,7 @@ import (
 
 	// Policy node kinds.
 	_ "github.com/sextant-router/sextant/internal/policy/balance"
+	_ "github.com/sextant-router/sextant/internal/policy/bandit"
 	_ "github.com/sextant-router/sextant/internal/policy/bestof"
 	_ "github.com/sextant-router/sextant/internal/policy/cascade"
 	_ "github.com/sextant-router/sextant/internal/policy/classify"

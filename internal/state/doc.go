@@ -15,7 +15,9 @@
 // 1s) and fetches its peers' signals and circuit trips into a cache that
 // signals.Default and health.Default read (signals.Shared, health.Shared).
 // A reload with the same redis block keeps the connection; a changed one
-// reconnects; removing it returns to memory.
+// reconnects; removing it returns to memory. Redis.Client and Redis.Prefix
+// let other packages keep their own shared state in the same Redis (the
+// learners' statistics of internal/tally, under prefix+"tally:").
 //
 // # Contract
 //

@@ -104,6 +104,14 @@ func NewRedis(c RedisConfig, password string, sig *signals.Registry, log *slog.L
 	return r
 }
 
+// Client returns r's connection, for packages that keep their own shared
+// state in the same Redis (internal/tally). It is closed by Close.
+func (r *Redis) Client() redis.UniversalClient { return r.c }
+
+// Prefix returns the prefix every key of r starts with; other users of
+// Client add their own after it.
+func (r *Redis) Prefix() string { return r.prefix }
+
 // Close stops the sync loop and closes the connections.
 func (r *Redis) Close() error {
 	close(r.stop)

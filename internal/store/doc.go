@@ -36,7 +36,10 @@
 // logged without it cannot be re-run. Schema version 2 added the column;
 // version 1 databases are migrated at open and their decisions have no
 // request. Schema version 3 added trace_id (Decision.TraceID), the
-// OpenTelemetry trace id of the request when tracing is on.
+// OpenTelemetry trace id of the request when tracing is on. Schema version
+// 4 added the tally table, where package tally keeps the learning policy
+// nodes' statistics (TallyStore: LoadTally, SaveTally; the Log passes
+// them straight to its Store).
 //
 // # Metrics
 //

@@ -18,7 +18,7 @@ import (
 // SchemaVersion is the schema version this build writes, kept in the
 // database's user_version. OpenSQLite migrates older databases up to it and
 // refuses newer ones.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // BusyTimeout is how long a statement waits for another connection's
 // (or process's) write lock before failing with SQLITE_BUSY.
@@ -71,6 +71,15 @@ var migrations = []string{
 	// 3: the OpenTelemetry trace id (Decision.TraceID), 32 hex digits;
 	// '' when tracing was off.
 	`ALTER TABLE decisions ADD COLUMN trace_id TEXT NOT NULL DEFAULT '';`,
+	// 4: the durable state of package tally (TallyStore): one blob per
+	// kind ("vector", "value") and key; updated_ns is unix nanoseconds.
+	`CREATE TABLE tally (
+		kind       TEXT    NOT NULL,
+		key        TEXT    NOT NULL,
+		value      BLOB    NOT NULL,
+		updated_ns INTEGER NOT NULL,
+		PRIMARY KEY (kind, key)
+	) WITHOUT ROWID;`,
 }
 
 const decisionColumns = `request_id, time_ns, route, model, status, error_type, error_message, stream,
@@ -377,6 +386,59 @@ func (s *SQLite) Feedback(ctx context.Context, id string) ([]Feedback, error) {
 	return out, nil
 }
 
+// LoadTally implements TallyStore.
+func (s *SQLite) LoadTally(ctx context.Context, kind, key string) ([]byte, error) {
+	var b []byte
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM tally WHERE kind = ? AND key = ?`, kind, key).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("tally %s %q: %w", kind, key, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: sqlite: read tally %s %q: %w", kind, key, err)
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	return b, nil
+}
+
+// SaveTally implements TallyStore: one transaction for all of blobs.
+func (s *SQLite) SaveTally(ctx context.Context, blobs []TallyBlob) error {
+	if len(blobs) == 0 {
+		return nil
+	}
+	for _, b := range blobs {
+		if err := validTallyBlob(&b); err != nil {
+			return err
+		}
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: sqlite: save tally: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO tally (kind, key, value, updated_ns) VALUES (?, ?, ?, ?)
+		ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, updated_ns = excluded.updated_ns`)
+	if err != nil {
+		return fmt.Errorf("store: sqlite: save tally: %w", err)
+	}
+	defer stmt.Close()
+	now := time.Now().UnixNano()
+	for _, b := range blobs {
+		v := b.Value
+		if v == nil {
+			v = []byte{} // NOT NULL
+		}
+		if _, err := stmt.ExecContext(ctx, b.Kind, b.Key, v, now); err != nil {
+			return fmt.Errorf("store: sqlite: save tally %s %q: %w", b.Kind, b.Key, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: sqlite: save tally: %w", err)
+	}
+	return nil
+}
+
 // Close implements Store. It lets SQLite refresh its query planner
 // statistics, then closes every connection.
 func (s *SQLite) Close() error {
@@ -386,4 +448,7 @@ func (s *SQLite) Close() error {
 	return s.db.Close()
 }
 
-var _ Store = (*SQLite)(nil)
+var (
+	_ Store      = (*SQLite)(nil)
+	_ TallyStore = (*SQLite)(nil)
+)

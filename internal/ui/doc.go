@@ -12,7 +12,9 @@
 // from the recent requests; gate pass rates, cascade escalation share,
 // cache hit rate; decision log health), recent decisions, one decision's
 // full trace and feedback (from the decision log, or from memory), adding
-// feedback, and a route's latest `sextant eval` curve from ui.reports_dir.
+// feedback, a route's latest `sextant eval` curve from ui.reports_dir, and
+// the live A/B experiments of split nodes (package experiment) with their
+// per-arm statistics, comparisons with the control and promotion state.
 // `sextant top` reads the same overview.
 //
 // # Config

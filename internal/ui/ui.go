@@ -56,6 +56,7 @@ type handler struct {
 //	GET  /ui/api/decisions/{id}     one request's record, trace and feedback
 //	POST /ui/api/feedback           {request_id, score, label, comment}
 //	GET  /ui/api/eval?route=R       the route's latest eval report curve
+//	GET  /ui/api/experiments        live A/B experiments (split routes)
 //
 // Every route but the login page, login and the assets needs the admin
 // key (see authorize).
@@ -74,6 +75,7 @@ func Handler(o Options) http.Handler {
 	h.mux.HandleFunc("GET /ui/api/decisions/{id}", h.api(h.decision))
 	h.mux.HandleFunc("POST /ui/api/feedback", h.api(h.feedback))
 	h.mux.HandleFunc("GET /ui/api/eval", h.api(h.eval))
+	h.mux.HandleFunc("GET /ui/api/experiments", h.api(h.experiments))
 	h.mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, "unknown dashboard URL "+r.Method+" "+r.URL.Path)
 	})

@@ -52,6 +52,63 @@
 // positive. The two forms cannot be mixed. Arm names default to "a" and "b"
 // in the short form and to "arms[i]" otherwise.
 //
+// # Experiment
+//
+// Every split is also an A/B/n experiment, named by `name` (default: the
+// route's name when the split is the route's root, else its config
+// path). It is a learner (package learning, id "split:"+name, written
+// into its trace decision as "learner"): each finished request adds its
+// cost, latency, status and the gate scores recorded under its arm to the
+// arm's statistics, and POST /v1/feedback adds the request's score
+// (replacing an earlier score of the same request). Statistics live in
+// tally vectors under "experiment/<name>/<arm>/v1", so reloads, restarts
+// and replicas share them; renaming an experiment or an arm starts it
+// afresh. Package experiment computes the intervals and tests; the
+// results are at GET /v1/experiments/{name} and in the dashboard.
+//
+//	split:
+//	  name: cheap-test
+//	  key: user
+//	  arms:
+//	    - {name: control, route: gpt-4}
+//	    - {name: cheap, route: mixtral, weight: 0}
+//	  rollout:                    # gradual rollout of one arm
+//	    arm: cheap
+//	    from: 0.05                # share at start (and before)
+//	    to: 0.5                   # share from start+over on
+//	    start: 2026-12-01T00:00:00Z
+//	    over: 72h                 # linear in between
+//	    # or steps: [{at: 2026-12-01T00:00:00Z, share: 0.05}, {at: ..., share: 0.2}]
+//	    #   the share of the latest step at or before now (the first one's before it)
+//	  promote:                    # optional automatic promotion
+//	    metric: cost              # cost | quality | latency | error_rate
+//	    confidence: 0.95          # default 0.95
+//	    min_requests: 200         # per arm, default 200
+//	    max_quality_drop: 0.02    # optional guard for cost/latency/error_rate wins
+//	    effect: 0.1               # relative effect the sequential test is tuned to
+//
+// With a rollout (or a manual share) the ramped arm takes the buckets
+// [1-share, 1) and the other arms share the rest in proportion to their
+// weights, chosen by a second, independent hash of the key. Raising the
+// share therefore only moves users into the ramped arm, never between the
+// other arms (and lowering it only moves users out of it): assignment
+// stays sticky while ramping. Without a rollout or ramp the layout above
+// (cumulative weights) is unchanged.
+//
+// A manual ramp, POST /v1/experiments/{name} with {"share": 0.2} (for the
+// rollout's arm, else the last arm) or {"weights": {"control": 1, ...}}
+// (a new cumulative layout, not sticky), needs the admin key; it is
+// stored with tally.Put so every replica follows it and it survives
+// restarts, and it overrides the rollout until replaced.
+//
+// Promotion checks the rule after every finished request and feedback
+// with an always-valid sequential test (the mixture SPRT of Johari et
+// al.; see package experiment), so continuous checking does not inflate
+// the false positive rate. When an arm wins, {winner, time, metric,
+// evidence} is stored with tally.Put under "experiment/<name>/promotion"
+// and logged at info; from then on every request goes to the winner and
+// the trace reason says "promoted". Delete that value to restart.
+//
 // Offline evaluation sweeps and calibrates `share` (package eval/knob):
 // `sextant eval --sweep` over a route `{split: {share, a: strong, b:
 // weak}}` is the random router of RouteLLM, and `--seeds N` averages it
@@ -59,12 +116,19 @@
 //
 // # Metrics
 //
-// None of its own; the decision (arm, bucket, key) is in every trace.
+// None of its own; the decision (arm, bucket, key, experiment, share,
+// learner) is in every trace, and the experiment's statistics are at
+// /v1/experiments.
 //
 // # Failure behaviour
 //
 // A config error names its path (routes.r.split.share: must be in [0,1]).
-// At run time the chosen arm's error is returned as it is.
+// At run time the chosen arm's error is returned as it is. An unreadable
+// stored ramp or promotion is ignored (the configured layout applies). A
+// reload that fails after building a split has already re-registered it;
+// its statistics are the same vectors, so nothing is lost. A promotion
+// that cannot be stored is logged at error and retried on the next
+// request.
 //
 // # Example
 //

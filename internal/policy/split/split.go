@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/sextant-router/sextant/internal/conf"
 	"github.com/sextant-router/sextant/internal/eval/knob"
+	"github.com/sextant-router/sextant/internal/experiment"
+	"github.com/sextant-router/sextant/internal/learning"
 	"github.com/sextant-router/sextant/internal/policy"
+	"github.com/sextant-router/sextant/internal/tally"
 	"github.com/sextant-router/sextant/internal/trace"
 )
 
@@ -31,11 +35,24 @@ type Node struct {
 	key  string
 	seed uint64
 	arms []arm
+
+	// The experiment: see experiment.go.
+	name    string // experiment name
+	route   string // the route it sits in, "" when unknown
+	learner string // learning id, "split:"+name
+	rollout *rollout
+	promote *experiment.Rule
+	exp     *state
 }
 
 type arm struct {
 	name string
 	node policy.Node
+	// path is the config path of the arm's subtree: gate verdicts at or
+	// below it count for the arm.
+	path   string
+	weight float64
+	stats  *tally.Vector
 	// upper is the arm's cumulative share: it takes buckets in
 	// [previous upper, upper).
 	upper float64
@@ -48,6 +65,10 @@ type config struct {
 	A     json.RawMessage `json:"a"`
 	B     json.RawMessage `json:"b"`
 	Arms  []armConfig     `json:"arms"`
+
+	Name    string         `json:"name"`
+	Rollout *rolloutConfig `json:"rollout"`
+	Promote *promoteConfig `json:"promote"`
 }
 
 type armConfig struct {
@@ -98,10 +119,11 @@ func New(b policy.Builder, path string, raw json.RawMessage) (policy.Node, error
 			if err != nil {
 				return nil, err
 			}
-			n.arms = append(n.arms, arm{name: f.name, node: node})
+			n.arms = append(n.arms, arm{name: f.name, node: node, path: conf.Join(path, f.name)})
 		}
 		n.arms[0].upper, n.arms[1].upper = *cfg.Share, 1
-		return n, nil
+		n.arms[0].weight, n.arms[1].weight = *cfg.Share, 1-*cfg.Share
+		return n, n.setupExperiment(path, &cfg)
 	}
 	armsPath := conf.Join(path, "arms")
 	if len(cfg.Arms) == 0 {
@@ -135,7 +157,7 @@ func New(b policy.Builder, path string, raw json.RawMessage) (policy.Node, error
 		if err != nil {
 			return nil, err
 		}
-		n.arms = append(n.arms, arm{name: name, node: node})
+		n.arms = append(n.arms, arm{name: name, node: node, path: conf.Join(p, "route"), weight: w})
 	}
 	if total <= 0 {
 		return nil, conf.Errorf(armsPath, "at least one arm needs a positive weight")
@@ -153,20 +175,30 @@ func New(b policy.Builder, path string, raw json.RawMessage) (policy.Node, error
 			break
 		}
 	}
-	return n, nil
+	return n, n.setupExperiment(path, &cfg)
 }
 
 // Serve assigns the request to an arm and serves it there.
 func (n *Node) Serve(ctx context.Context, c *policy.Call) (*policy.Outcome, error) {
-	bucket, keyKind := n.Bucket(c)
-	i := n.pick(bucket)
+	h, keyKind := n.keyHash(c)
+	bucket := h.bucket()
+	now := c.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	l := n.layout(now)
+	i := l.pick(bucket, h.str("ramp").bucket(), n)
 	a := n.arms[i]
 	reason := fmt.Sprintf("%s bucket %.6f", keyKind, bucket)
 	if keyKind != n.key {
 		reason += fmt.Sprintf(" (no %s key)", n.key)
 	}
+	if l.promoted >= 0 {
+		reason = "promoted: experiment " + n.name + " promoted arm " + a.name
+	}
 	c.Trace.Decide(trace.Decision{Node: n.path, Kind: "split", Decision: a.name, Reason: reason,
-		Data: map[string]any{"arm": a.name, "arm_index": i, "bucket": bucket, "key": keyKind}})
+		Data: map[string]any{"arm": a.name, "arm_index": i, "bucket": bucket, "key": keyKind,
+			"experiment": n.name, "share": l.share(i, n), learning.DataKey: n.learner}})
 	return a.node.Serve(ctx, c)
 }
 
@@ -183,18 +215,24 @@ func (n *Node) pick(bucket float64) int {
 // Bucket returns the request's bucket in [0,1) and the key kind hashed:
 // the configured one, or "request" when the configured key is absent.
 func (n *Node) Bucket(c *policy.Call) (float64, string) {
+	h, kind := n.keyHash(c)
+	return h.bucket(), kind
+}
+
+// keyHash hashes the request's key.
+func (n *Node) keyHash(c *policy.Call) (hash, string) {
 	h := newHash(n.seed)
 	switch n.key {
 	case KeyUser:
 		if u := userKey(c); u != "" {
-			return h.str(u).bucket(), KeyUser
+			return h.str(u), KeyUser
 		}
 	case KeySession:
 		if s := c.Caller.Session; s != "" {
-			return h.str(s).bucket(), KeySession
+			return h.str(s), KeySession
 		}
 	}
-	return h.request(c).bucket(), KeyRequest
+	return h.request(c), KeyRequest
 }
 
 func userKey(c *policy.Call) string {

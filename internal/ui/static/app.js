@@ -381,6 +381,66 @@ function renderDetail(det) {
   body.appendChild(node('pre', 'json', JSON.stringify(d, null, 2)));
 }
 
+// renderExperiments draws one table per experiment: a row per arm, then
+// the comparisons with the control and the promotion state.
+function renderExperiments(list) {
+  const box = $('#experiments');
+  box.replaceChildren();
+  if (!list.length) {
+    box.appendChild(node('div', 'empty', 'No experiments. A split route appears here with its per-arm statistics.'));
+    return;
+  }
+  const ci = e => e.ci ? ` [${e.ci[0].toFixed(3)}, ${e.ci[1].toFixed(3)}]` : '';
+  const usdCI = e => usd(e.mean) + (e.ci ? ` ± ${usd((e.ci[1] - e.ci[0]) / 2)}` : '');
+  for (const x of list) {
+    const wrap = node('div', 'experiment');
+    wrap.dataset.name = x.name;
+    let title = `${x.name} · key ${x.key}`;
+    if (x.route && x.route !== x.name) title += ` · route ${x.route}`;
+    wrap.appendChild(node('h3', '', title));
+    const t = node('table');
+    t.innerHTML = '<thead><tr><th>Arm</th><th class="num">Share</th><th class="num">Requests</th><th class="num">Error rate</th><th class="num">Cost / request</th><th class="num">p50</th><th class="num">p95</th><th class="num">p99</th><th class="num">Feedback</th><th class="num">Gate</th></tr></thead>';
+    const tb = node('tbody');
+    for (const a of x.arms) {
+      const tr = node('tr');
+      tr.dataset.arm = a.name;
+      tr.append(node('td', '', a.name), node('td', 'num', pct(a.share)), node('td', 'num', num(a.requests)),
+        node('td', 'num', pct(a.error_rate.mean) + (a.error_rate.ci ? ` [${pct(a.error_rate.ci[0])}, ${pct(a.error_rate.ci[1])}]` : '')),
+        node('td', 'num', a.cost_per_request.n ? usdCI(a.cost_per_request) : '–'),
+        node('td', 'num', ms(a.latency.p50)), node('td', 'num', ms(a.latency.p95)), node('td', 'num', ms(a.latency.p99)),
+        node('td', 'num', a.feedback.n ? a.feedback.mean.toFixed(3) + ci(a.feedback) + ` (n ${num(a.feedback.n)})` : '–'),
+        node('td', 'num', a.gate.n ? a.gate.mean.toFixed(3) + ci(a.gate) : '–'));
+      tb.appendChild(tr);
+    }
+    t.appendChild(tb);
+    wrap.appendChild(t);
+    const cmp = node('ul', 'comparisons');
+    for (const c of x.comparisons || []) {
+      const li = node('li', c.significant ? 'sig' : '');
+      const d = c.metric === 'cost' ? usd(c.diff) : c.metric === 'latency' ? c.diff.toFixed(1) + ' ms' : c.metric === 'error_rate' ? pct(c.diff, 2) : c.diff.toFixed(3);
+      li.textContent = `${c.arm} vs ${c.control} · ${c.metric}: ${d}` + (c.ci ? ` (95% CI ${c.ci[0].toPrecision(3)} … ${c.ci[1].toPrecision(3)})` : '') +
+        ` · p = ${c.p_value < 0.0001 ? '<0.0001' : c.p_value.toFixed(4)}` + (c.significant ? ' · significant' : '');
+      cmp.appendChild(li);
+    }
+    wrap.appendChild(cmp);
+    const p = x.promotion;
+    if (p) {
+      const msg = p.promoted ? `Promoted ${p.promoted.winner} on ${p.promoted.metric} at ${new Date(p.promoted.time).toLocaleString()}` :
+        `Auto-promotion on ${p.metric}: ${p.status || 'watching'}`;
+      wrap.appendChild(node('div', 'note' + (p.promoted ? ' promoted' : ''), msg));
+    }
+    box.appendChild(wrap);
+  }
+}
+
+async function refreshExperiments() {
+  try {
+    renderExperiments((await getJSON('/ui/api/experiments')).experiments || []);
+  } catch (e) {
+    text($('#experiments'), 'Experiments unavailable: ' + e.message);
+  }
+}
+
 async function refresh() {
   try {
     const [o, ds] = await Promise.all([
@@ -392,6 +452,7 @@ async function refresh() {
     state.failures = 0;
     render();
     renderDecisions();
+    refreshExperiments();
     $('#live').classList.remove('stale');
     text($('#live-text'), 'live · ' + new Date(o.now).toLocaleTimeString());
     document.body.dataset.ready = '1';
