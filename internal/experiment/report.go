@@ -316,6 +316,34 @@ func (r *Registry) Register(name string, s Source) {
 	r.src[name] = s
 }
 
+// Offer registers s as name unless an experiment already holds the name:
+// a split offers itself when built, so a node built by a rejected reload
+// never replaces the live one.
+func (r *Registry) Offer(name string, s Source) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.src == nil {
+		r.src = map[string]Source{}
+	}
+	if _, ok := r.src[name]; !ok {
+		r.src[name] = s
+	}
+}
+
+// Claim makes s the experiment called name unless it already is: a split
+// claims its name when it serves, so the node of an accepted reload takes
+// over with its first request. It takes only a read lock when s already
+// holds the name.
+func (r *Registry) Claim(name string, s Source) {
+	r.mu.RLock()
+	cur, ok := r.src[name]
+	r.mu.RUnlock()
+	if ok && cur == s {
+		return
+	}
+	r.Register(name, s)
+}
+
 // Lookup returns the experiment called name.
 func (r *Registry) Lookup(name string) (Source, bool) {
 	r.mu.RLock()

@@ -24,10 +24,12 @@
 // # Contract
 //
 // Learners must be safe for concurrent use and must not block: Finished
-// runs on the request's goroutine after the answer was written. A rebuilt
-// node (a config reload) registers under the same id and replaces the old
-// one, so its statistics carry over when it keeps them under a stable key.
-// Registry methods are safe for concurrent use.
+// runs on the request's goroutine after the answer was written. A node
+// offers itself under its id when built (Offer) and claims the id when it
+// serves (Claim): a rebuilt node (an accepted reload) takes over from the
+// old one with its first request, and its statistics carry over when it
+// keeps them under a stable key; a node built by a rejected reload never
+// receives events. Registry methods are safe for concurrent use.
 package learning
 
 import (
@@ -69,6 +71,33 @@ func (r *Registry) Register(id string, l Learner) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.learners[id] = l
+}
+
+// Offer registers l for id unless a learner already holds id. A node
+// offers itself when it is built: the first build in a process is live
+// at once (feedback for requests decided before a restart finds it), and
+// a node built by a reload that is then rejected never displaces the
+// live one.
+func (r *Registry) Offer(id string, l Learner) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.learners[id]; !ok {
+		r.learners[id] = l
+	}
+}
+
+// Claim makes l the learner for id unless it already is. A node claims
+// its id each time it serves, so after an accepted reload the new node
+// takes over with its first request. It takes only a read lock when l
+// already holds id.
+func (r *Registry) Claim(id string, l Learner) {
+	r.mu.RLock()
+	cur, ok := r.learners[id]
+	r.mu.RUnlock()
+	if ok && cur == l {
+		return
+	}
+	r.Register(id, l)
 }
 
 // Unregister removes id's learner if it is still l.

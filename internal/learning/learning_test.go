@@ -78,3 +78,23 @@ func TestRegisterReplacesAndUnregisterOnlyOwn(t *testing.T) {
 		t.Fatal("a still registered after Unregister")
 	}
 }
+
+// A node built by a reload offers itself but only takes over when it
+// serves (claims): a rejected reload's node never receives events.
+func TestOfferAndClaim(t *testing.T) {
+	var events []string
+	r := NewRegistry()
+	live, rejected, next := recorder{"live", &events}, recorder{"rejected", &events}, recorder{"next", &events}
+	r.Offer("a", live) // first build: live at once
+	r.Offer("a", rejected)
+	r.Finished(decision("r1", "a"))
+	r.Offer("a", next)
+	r.Claim("a", live) // still the holder: no change
+	r.Finished(decision("r2", "a"))
+	r.Claim("a", next) // the accepted reload's node served
+	r.Finished(decision("r3", "a"))
+	want := []string{"live finished r1", "live finished r2", "next finished r3"}
+	if !slices.Equal(events, want) {
+		t.Fatalf("events = %q, want %q", events, want)
+	}
+}

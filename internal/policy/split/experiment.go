@@ -236,8 +236,8 @@ func (n *Node) setupExperiment(path string, cfg *config) error {
 		}
 		n.arms[i].stats = v
 	}
-	learning.Default.Register(n.learner, n)
-	experiment.Default.Register(n.name, n)
+	learning.Default.Offer(n.learner, n)
+	experiment.Default.Offer(n.name, n)
 	return nil
 }
 

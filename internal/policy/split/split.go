@@ -180,6 +180,8 @@ func New(b policy.Builder, path string, raw json.RawMessage) (policy.Node, error
 
 // Serve assigns the request to an arm and serves it there.
 func (n *Node) Serve(ctx context.Context, c *policy.Call) (*policy.Outcome, error) {
+	learning.Default.Claim(n.learner, n)
+	experiment.Default.Claim(n.name, n)
 	h, keyKind := n.keyHash(c)
 	bucket := h.bucket()
 	now := c.Now
