@@ -166,7 +166,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	  const rps = parseFloat(document.querySelector('#kpi-rps .value').textContent);
 	  return rps > 0 && q('#chart-traffic path.line').length >= 2 && q('#chart-cost path.line').length >= 2 &&
 	    q('#mix .bar div').length > 0 && q('#models tbody tr').length > 0 && q('#decisions tbody tr[data-id]').length > 0 &&
-	    q('#chart-eval circle.pt').length > 3;
+	    q('#chart-eval circle.pt').length > 3 && q('#experiments [data-name="random"] tbody tr[data-arm]').length == 2;
 	})()`
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](ready, chromedp.WithPollingTimeout(45*time.Second))); err != nil {
 		html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("main")))

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -149,4 +150,69 @@ func TestBanditSharedAcrossReplicas(t *testing.T) {
 		}
 	}
 	t.Errorf("replica b saw %v observations, want a's 30 counted", seen)
+}
+
+// TestExperimentStatsOverHTTP: a split's per-arm statistics fill from
+// served requests and feedback and are read at GET /v1/experiments/{name};
+// an unknown experiment is an OpenAI-style 404.
+func TestExperimentStatsOverHTTP(t *testing.T) {
+	p := startConfig(t, `
+models:
+  - {name: cheap, provider: sim, upstream: c, price: {input: 1, output: 1}, options: {ttft: 1ms, tokens_per_second: 100000, output_tokens: 5}}
+  - {name: dear, provider: sim, upstream: d, price: {input: 10, output: 10}, options: {ttft: 1ms, tokens_per_second: 100000, output_tokens: 5}}
+routes:
+  ab:
+    split: {key: user, arms: [{name: control, route: dear}, {name: treatment, route: cheap}]}
+`)
+	const n = 40
+	for i := range n {
+		body := chatBody("ab", "Name a colour.", false)
+		body["user"] = "user-" + strconv.Itoa(i)
+		resp, b := p.postJSON("/v1/chat/completions", body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("chat = %d: %s", resp.StatusCode, b)
+		}
+		id := resp.Header.Get("X-Request-Id")
+		p.decision(id, nil)
+		if resp, b := p.postJSON("/v1/feedback", map[string]any{"request_id": id, "score": 0.5}); resp.StatusCode != http.StatusOK {
+			t.Fatalf("feedback = %d: %s", resp.StatusCode, b)
+		}
+	}
+	var rep struct {
+		Name string `json:"name"`
+		Arms []struct {
+			Name           string  `json:"name"`
+			Requests       float64 `json:"requests"`
+			CostPerRequest struct {
+				Mean float64 `json:"mean"`
+			} `json:"cost_per_request"`
+			Feedback struct {
+				N    float64 `json:"n"`
+				Mean float64 `json:"mean"`
+			} `json:"feedback"`
+		} `json:"arms"`
+		Comparisons []struct {
+			Metric string `json:"metric"`
+		} `json:"comparisons"`
+	}
+	p.getJSON("/v1/experiments/ab", http.StatusOK, &rep)
+	var requests, feedback float64
+	for _, a := range rep.Arms {
+		requests += a.Requests
+		feedback += a.Feedback.N
+		if a.Requests > 0 && a.Feedback.Mean != 0.5 {
+			t.Errorf("arm %s feedback mean = %v, want 0.5", a.Name, a.Feedback.Mean)
+		}
+	}
+	if rep.Name != "ab" || len(rep.Arms) != 2 || requests != n || feedback != n {
+		t.Fatalf("experiment = %+v, want 2 arms with %d requests and %d scores in all", rep, n, n)
+	}
+	if len(rep.Comparisons) == 0 {
+		t.Error("no comparison of the treatment with the control")
+	}
+	resp, b := p.do(http.MethodGet, "/v1/experiments/nope", "", nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown experiment = %d: %s", resp.StatusCode, b)
+	}
+	parseError(t, b)
 }
