@@ -152,7 +152,7 @@ func New(b policy.Builder, path string, raw json.RawMessage) (policy.Node, error
 	}
 	n.context = ctxv
 	n.rng = rand.New(rand.NewPCG(n.seed, 0x5eed_ba4d17))
-	learning.Default.Register(n.id, n)
+	learning.Default.Offer(n.id, n)
 	return n, nil
 }
 
@@ -161,7 +161,11 @@ func (n *Node) ID() string { return n.id }
 
 // Serve picks an arm, records why, and serves the request there.
 func (n *Node) Serve(ctx context.Context, c *policy.Call) (*policy.Outcome, error) {
-	x := n.feats.vector(c)
+	learning.Default.Claim(n.id, n)
+	x, ferr := n.feats.vector(ctx, c)
+	if x == nil {
+		return nil, ferr // the context ended
+	}
 	snap := n.posteriors()
 	est := make([]bandit.Estimate, len(n.arms))
 	n.rngMu.Lock()
@@ -189,6 +193,9 @@ func (n *Node) Serve(ctx context.Context, c *policy.Call) (*policy.Outcome, erro
 		"x": x, "arms": arms, "explore": explore}
 	if cold {
 		data["cold"] = true
+	}
+	if ferr != nil {
+		data["feature_error"] = ferr.Error()
 	}
 	c.Trace.Decide(trace.Decision{Node: n.path, Kind: Kind, Decision: a.name, Reason: reason, Data: data})
 	n.addContext(x)

@@ -39,7 +39,12 @@ type builder struct{ dir string }
 
 func (builder) HasModel(string) bool                { return true }
 func (builder) Model(string) (*catalog.Model, bool) { return nil, false }
-func (b builder) Path(p string) string              { return filepath.Join(b.dir, p) }
+func (b builder) Path(p string) string {
+	if strings.HasPrefix(p, "builtin:") {
+		return p
+	}
+	return filepath.Join(b.dir, p)
+}
 func (builder) Build(path string, raw json.RawMessage) (policy.Node, error) {
 	var name string
 	if err := json.Unmarshal(raw, &name); err != nil {
@@ -181,13 +186,17 @@ func TestArmNamesAndPaths(t *testing.T) {
 	if def.ID() != path {
 		t.Errorf("default id = %q, want the path", def.ID())
 	}
+	if _, ok := learning.Default.Lookup(def.ID()); !ok {
+		t.Error("no learner registered under the node's id after it was built")
+	}
+	serve(t, def, call("hello", ""))
 	if l, ok := learning.Default.Lookup(def.ID()); !ok || l != def {
-		t.Error("node not registered with learning.Default under its id")
+		t.Error("node does not hold its id with learning.Default after serving")
 	}
 }
 
 func TestFeatures(t *testing.T) {
-	fs, err := parseFeatures("f", nil)
+	fs, err := parseFeatures(builder{}, "f", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +204,7 @@ func TestFeatures(t *testing.T) {
 		t.Fatalf("default dim = %d, want 16", fs.dim)
 	}
 	c := call("how do I fix this?\n```go\npackage main\n```", "pro")
-	x := fs.vector(c)
+	x := vec(t, fs, c)
 	if x[0] != 1 {
 		t.Errorf("bias = %v", x[0])
 	}
@@ -210,20 +219,20 @@ func TestFeatures(t *testing.T) {
 	if s := tier[0] + tier[1] + tier[2] + tier[3]; s != 1 {
 		t.Errorf("hashed tier = %v, want one bucket set", tier)
 	}
-	if y := fs.vector(call("x", "")); y[12]+y[13]+y[14]+y[15] != 0 {
+	if y := vec(t, fs, call("x", "")); y[12]+y[13]+y[14]+y[15] != 0 {
 		t.Errorf("no tier should set no bucket: %v", y[12:])
 	}
-	oh, err := parseFeatures("f", json.RawMessage(`[{"tier":["free","pro"]}]`))
+	oh, err := parseFeatures(builder{}, "f", json.RawMessage(`[{"tier":["free","pro"]}]`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := oh.vector(call("x", "pro")); fmt.Sprint(got) != "[1 0 1]" {
+	if got := vec(t, oh, call("x", "pro")); fmt.Sprint(got) != "[1 0 1]" {
 		t.Errorf("one-hot = %v", got)
 	}
-	if got := oh.vector(call("x", "enterprise")); fmt.Sprint(got) != "[1 0 0]" {
+	if got := vec(t, oh, call("x", "enterprise")); fmt.Sprint(got) != "[1 0 0]" {
 		t.Errorf("other tier = %v", got)
 	}
-	bias, _ := parseFeatures("f", json.RawMessage(`[]`))
+	bias, _ := parseFeatures(builder{}, "f", json.RawMessage(`[]`))
 	if bias.dim != 1 || bias.hash() == fs.hash() || oh.hash() == fs.hash() {
 		t.Errorf("bias-only dim %d; hashes %s %s %s", bias.dim, bias.hash(), fs.hash(), oh.hash())
 	}

@@ -192,7 +192,7 @@ func (n *Node) configure(b policy.Builder, path string, cfg *config) error {
 		}
 		n.seed = uint64(*cfg.Seed)
 	}
-	fs, err := parseFeatures(conf.Join(path, "features"), cfg.Features)
+	fs, err := parseFeatures(b, conf.Join(path, "features"), cfg.Features)
 	if err != nil {
 		return err
 	}

@@ -102,6 +102,26 @@
 //	stream      1 for a streaming request
 //	tier        the caller's tier hashed into 4 one-hot elements
 //	{tier: [free, pro, ...]}  one element per listed tier
+//	{model: FILE}  a learned model's (package learn) predicted
+//	          probability for each of its labels, in [0,1]
+//
+// A model feature lets the bandit learn a per-request policy from a
+// model trained offline: with a win-rate model's P(the cheap model's
+// answer is good enough) in x, each arm's reward is learned as a
+// function of it, so the bandit finds online where the cheap arm pays.
+// Its options:
+//
+//	{model: FILE | {file, embed_model},   # as in winrate; builtin:NAME too
+//	 labels: [LABEL, ...],                # default: every label
+//	 logit: false}                        # also logit(p)/8, clipped to ±1.5
+//
+// A two-label win-rate (or classifier) model's outputs sum to 1: list one
+// label. The prediction honours learn.WithRecord, so under `sextant eval`
+// a cross-fitted model answers with the fold that never saw the record.
+// When the model cannot predict (an embeddings call failed) its elements
+// take p = 0.5 and the trace's Data holds feature_error. The model file's
+// name, a hash of its bytes, the labels and logit are part of the feature
+// spec, so a retrained file starts fresh statistics.
 //
 // The default is every feature but max_tokens and stream, with the hashed
 // tier: d = 16. d is at most 32: each arm keeps d² + d + 3 sums, and a
@@ -116,6 +136,7 @@
 //	  algorithm: thompson         # thompson | linucb
 //	  alpha: 1                    # linucb only, in [0,100]
 //	  features: [tokens, code, math, tier]   # default: see Features
+//	  # or, e.g., [{model: winrate.json, labels: [mixtral], logit: true}]
 //	  lambda: 0                   # reward per US dollar, ≥ 0
 //	  mu: 0                       # reward per second, ≥ 0
 //	  quality: feedback           # feedback | gate | both
@@ -157,7 +178,8 @@
 //	        "...; exploring, greedy arm is ...", "explore cap reached ...:
 //	        greedy arm", "cold arm: 1 of min_pulls 5 observations"
 //	Data: {learner, arm, arm_index, algorithm, x: [...], explore: bool,
-//	       cold: true when min_pulls chose,
+//	       cold: true when min_pulls chose, feature_error: a model
+//	       feature's failure,
 //	       arms: [{name, mean, sd, sample, pulls} (thompson)
 //	              {name, mean, ucb, pulls} (linucb)]}
 //
