@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/sextant-router/sextant/internal/redistest"
 )
 
 // learningConfig is a bandit over two sim models that differ only in the
@@ -134,7 +136,7 @@ func TestBanditLearnsFromFeedbackAcrossRestart(t *testing.T) {
 // feedback given on one replica for its request reaches the statistics
 // the other decides with.
 func TestBanditSharedAcrossReplicas(t *testing.T) {
-	addr := startRedis(t)
+	addr := redistest.Start(t)
 	prefix := strings.ReplaceAll(t.Name(), "/", "_")
 	a := startConfig(t, learningConfig(addr, prefix))
 	b := startConfig(t, learningConfig(addr, prefix))

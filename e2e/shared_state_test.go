@@ -2,65 +2,20 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
-)
 
-// startRedis starts redis-server from PATH on a free local port with
-// persistence off, and stops it when the test ends. Without redis-server
-// the test is skipped, or fails under CI=1 (.ci/run installs it).
-func startRedis(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("redis-server is not installed; .ci/run installs it")
-		}
-		t.Skip("redis-server is not installed")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server did not listen on %s: %v", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+	"github.com/sextant-router/sextant/internal/redistest"
+)
 
 // TestSharedStateAcrossReplicas runs two sextant processes on one Redis:
 // a circuit tripped on one is open on the other, a rate limit counts the
 // requests of both, a session stays on its model across them, and each
 // reports the other's traffic in a model's health.
 func TestSharedStateAcrossReplicas(t *testing.T) {
-	addr := startRedis(t)
+	addr := redistest.Start(t)
 	cfg := `
 state: {redis: {addr: "` + addr + `", prefix: "` + strings.ReplaceAll(t.Name(), "/", "_") + `:", sync: 50ms}}
 health: {enabled: true, consecutive_failures: 3, cooldown: 30s}

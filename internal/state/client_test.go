@@ -3,11 +3,12 @@ package state
 import (
 	"testing"
 
+	"github.com/sextant-router/sextant/internal/redistest"
 	"github.com/sextant-router/sextant/internal/signals"
 )
 
 func TestRedisClientAndPrefix(t *testing.T) {
-	addr := redisServer(t)
+	addr := redistest.Start(t)
 	tests := []struct{ prefix, want string }{{"", "sextant:"}, {"p:", "p:"}}
 	for _, tt := range tests {
 		r := NewRedis(RedisConfig{Addr: addr, Prefix: tt.prefix, Sync: 20_000_000}, "", signals.New(signals.Options{}), nil)

@@ -1,56 +1,19 @@
 package state
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/sextant-router/sextant/internal/redistest"
 
 	"github.com/sextant-router/sextant/internal/health"
 	"github.com/sextant-router/sextant/internal/signals"
 )
 
-// redisServer starts redis-server from PATH on a free port (skipped when
-// it is missing, failed under CI=1).
-func redisServer(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("redis-server is not installed")
-		}
-		t.Skip("redis-server is not installed")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for i := 0; ; i++ {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return addr
-		}
-		if i > 100 {
-			t.Fatal("redis-server did not start")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestRedisSharesBetweenReplicas(t *testing.T) {
-	addr := redisServer(t)
+	addr := redistest.Start(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := RedisConfig{Addr: addr, Prefix: "t:", Sync: 20_000_000}
 	sigA, sigB := signals.New(signals.Options{}), signals.New(signals.Options{})

@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sextant-router/sextant/internal/redistest"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
@@ -28,41 +27,6 @@ func newHub() *Hub {
 	h := NewHub()
 	h.SetLogger(quiet)
 	return h
-}
-
-// redisServer starts redis-server from PATH on a free port (skipped when
-// it is missing, failed under CI=1), like internal/state's tests.
-func redisServer(t testing.TB) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("redis-server is not installed")
-		}
-		t.Skip("redis-server is not installed")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for i := 0; ; i++ {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return addr
-		}
-		if i > 100 {
-			t.Fatal("redis-server did not start")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func redisClient(t testing.TB, addr string) *redis.Client {
@@ -305,7 +269,7 @@ func TestStoreFailure(t *testing.T) {
 
 // TestRedisReplicas: two hubs on one Redis act as two replicas.
 func TestRedisReplicas(t *testing.T) {
-	addr := redisServer(t)
+	addr := redistest.Start(t)
 	tests := []struct {
 		name string
 		// run drives replicas a and b (vector "v" of 3 on each) and
@@ -399,7 +363,7 @@ func TestRedisReplicas(t *testing.T) {
 // TestRedisSeedOnce: replicas starting on an empty Redis seed it from the
 // store once, and a restart of both resumes from Redis or the store.
 func TestRedisSeedOnce(t *testing.T) {
-	addr := redisServer(t)
+	addr := redistest.Start(t)
 	path := filepath.Join(t.TempDir(), "sextant.db")
 	h0 := newHub()
 	h0.UseStore(openSQLite(t, path))
@@ -463,7 +427,7 @@ func TestRedisDown(t *testing.T) {
 	v.AddAt(0, 1)
 	wantValues(t, "while down", v, []float64{2, 2})
 
-	addr := redisServer(t)
+	addr := redistest.Start(t)
 	h.UseRedis(redisClient(t, addr), "d:")
 	peer := newHub()
 	peer.UseRedis(redisClient(t, addr), "d:")
@@ -476,7 +440,7 @@ func TestRedisDown(t *testing.T) {
 // TestRedisPushAtMostOnce: a push retried after a lost reply (same
 // sequence number) is not applied twice.
 func TestRedisPushAtMostOnce(t *testing.T) {
-	addr := redisServer(t)
+	addr := redistest.Start(t)
 	h := newHub()
 	rc := redisClient(t, addr)
 	h.UseRedis(rc, "o:")
@@ -558,7 +522,7 @@ func TestUseStoreTwice(t *testing.T) {
 // TestRunConcurrent: additions, reads and Puts racing with Run on both
 // backends; after Run's flush the store and Redis hold every addition.
 func TestRunConcurrent(t *testing.T) {
-	addr := redisServer(t)
+	addr := redistest.Start(t)
 	path := filepath.Join(t.TempDir(), "sextant.db")
 	h := newHub()
 	h.UseStore(openSQLite(t, path))
