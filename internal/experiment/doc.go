@@ -53,7 +53,9 @@
 // deviation): the test is most powerful for effects of about that
 // relative size. Error rates are tested as means of 0/1 observations.
 // The plug-in variance makes the guarantee approximate for small samples;
-// min_requests (default 200 per arm) keeps the test away from them. A
+// min_requests (default 200 per arm, counted both in requests and in the
+// metric's own observations, e.g. feedback scores) keeps the test away
+// from them. A
 // simulation in the tests checks the false positive rate on equal arms.
 //
 // A cost, latency or error-rate winner is held back while its observed
@@ -63,7 +65,7 @@
 // # Registry
 //
 // Default maps experiment names to live experiments (Source): split nodes
-// register when built, and a rebuilt node (a reload) replaces its
-// predecessor. Readers hide experiments whose route is no longer in the
+// offer themselves when built, and a rebuilt node (a reload) replaces its
+// predecessor when it serves its first request. Readers hide experiments whose route is no longer in the
 // config.
 package experiment

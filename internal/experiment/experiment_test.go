@@ -249,3 +249,24 @@ func TestAnalyzeJSON(t *testing.T) {
 		t.Fatalf("empty report does not encode: %v", err)
 	}
 }
+
+// TestDecideQualityNeedsMinSamples: min_requests must hold for the
+// metric's own sample. With thousands of requests but only three
+// near-constant feedback scores per arm, the plug-in variance is tiny and
+// the mixture ratio explodes; the rule must wait instead of promoting.
+func TestDecideQualityNeedsMinSamples(t *testing.T) {
+	mk := func(base float64) Stats {
+		v := make([]float64, Len)
+		for range 5000 {
+			Observation{Status: 200, CostUSD: 0.01}.Add(v)
+		}
+		for _, d := range []float64{0, 0.001, 0.002} {
+			FeedbackDelta(v, base+d, nil)
+		}
+		return Parse(v)
+	}
+	rule := Rule{Metric: MetricQuality, Confidence: 0.95, MinRequests: 200}
+	if p, why := Decide(rule, []ArmInput{{Name: "a", Stats: mk(0.5)}, {Name: "b", Stats: mk(0.9)}}, time.Time{}); p != nil {
+		t.Fatalf("promoted %q on 3 feedback scores per arm (%s)", p.Winner, why)
+	}
+}

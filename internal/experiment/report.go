@@ -20,7 +20,9 @@ const (
 type Rule struct {
 	Metric     string
 	Confidence float64 // e.g. 0.95: the always-valid test runs at α = 1 - Confidence
-	// MinRequests is the requests every arm needs before a promotion.
+	// MinRequests is the requests every arm needs before a promotion,
+	// and the observations of the metric (feedback or gate scores for
+	// quality, successful requests for latency) every arm needs.
 	MinRequests float64
 	// MaxQualityDrop, when set, blocks a cost, latency or error-rate win
 	// whose observed quality is lower than the control's by more.
@@ -208,6 +210,14 @@ func Decide(rule Rule, arms []ArmInput, now time.Time) (*Promotion, string) {
 		}
 	}
 	hasFb := hasFeedback(arms)
+	// The metric's own sample (feedback scores for quality, successful
+	// requests for latency) needs MinRequests too: the plug-in variance
+	// of a handful of scores makes the mixture ratio meaningless.
+	for _, a := range arms {
+		if sample(&a.Stats, rule.Metric, hasFb).N < rule.MinRequests {
+			return nil, fmt.Sprintf("waiting for %v %s observations on every arm", rule.MinRequests, rule.Metric)
+		}
+	}
 	alpha := (1 - rule.Confidence) / float64(len(arms)-1)
 	effect := rule.Effect
 	if effect <= 0 {

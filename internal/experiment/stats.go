@@ -27,7 +27,7 @@ const (
 // Latency histogram: bucket 0 holds latencies below 1 ms, bucket i (1 ≤ i
 // < HistBuckets-1) holds [g^(i-1), g^i) ms with g = 2^(1/4) (a bucket is
 // 19% wide, so a percentile read from it is within ±9% of the truth), and
-// the last bucket everything from g^(HistBuckets-2) ms (about 21 minutes)
+// the last bucket everything from g^(HistBuckets-2) ms (2^20 ms, 17.5 min)
 // up.
 const (
 	HistBuckets = 82

@@ -152,7 +152,19 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fb := store.Feedback{RequestID: fr.RequestID, Score: fr.Score, Label: fr.Label, Comment: fr.Comment, Time: time.Now().UTC()}
+	if fr.Score != nil {
+		// Held until previousScore has read the score this one replaces.
+		s.feedbackMu.Lock()
+	}
 	err := s.log.AddFeedback(r.Context(), fb)
+	var previous *float64
+	var prevErr error
+	if err == nil && fr.Score != nil {
+		previous, prevErr = s.previousScore(r.Context(), fr.RequestID)
+	}
+	if fr.Score != nil {
+		s.feedbackMu.Unlock()
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, notFound(fmt.Sprintf("no request with id %q", fr.RequestID)))
 		return
@@ -168,8 +180,13 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request) {
 				signals.Default.Feedback(d.Model, d.Category, *fr.Score)
 			}
 			// The learning nodes in the request's trace, with the score
-			// this one replaces.
-			learning.Default.Feedback(d, *fr.Score, s.previousScore(r.Context(), fr.RequestID))
+			// this one replaces. When that is unknown they are not told
+			// (as a first score, it would count the request twice).
+			if prevErr == nil {
+				learning.Default.Feedback(d, *fr.Score, previous)
+			} else {
+				s.logger.Warn("feedback not learned from: reading the earlier scores failed", "request_id", fr.RequestID, "err", prevErr)
+			}
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"request_id": fr.RequestID, "status": "recorded"})
@@ -177,17 +194,17 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request) {
 
 // previousScore returns the latest score given to id before the newest
 // feedback (the one just stored), nil when there is none.
-func (s *Server) previousScore(ctx context.Context, id string) *float64 {
+func (s *Server) previousScore(ctx context.Context, id string) (*float64, error) {
 	fbs, err := s.log.Feedback(ctx, id)
-	if err != nil || len(fbs) < 2 {
-		return nil
+	if err != nil {
+		return nil, err
 	}
 	for i := len(fbs) - 2; i >= 0; i-- {
 		if fbs[i].Score != nil {
-			return fbs[i].Score
+			return fbs[i].Score, nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 func notFound(msg string) *llm.Error {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/google/uuid"
@@ -40,6 +41,10 @@ type Server struct {
 	draining atomic.Bool
 	traceIDs func(h http.Header, requestID string) (traceID, parentSpanID string)
 	observe  func(pattern string, status int)
+	// feedbackMu serializes storing a score with reading the score it
+	// replaces, so concurrent scores for one request each replace the
+	// one stored just before them (within this process).
+	feedbackMu sync.Mutex
 }
 
 // HeaderTraceID carries the request's OpenTelemetry trace id (32 hex

@@ -37,7 +37,10 @@
 // most once. When a vector's hash does not exist, the first replica to
 // push creates it and seeds it with its persisted total, atomically, so
 // two replicas starting together do not double it; a replica whose
-// persisted total could not be loaded waits rather than create it. Values
+// persisted total could not be loaded waits rather than create it. A hash
+// that disappears later (Redis restarted without persistence, flushed or
+// evicted) is recreated by the next replica to sync, seeded with its last
+// pulled total at its epoch; a pull never creates an empty one. Values
 // Redis lacks are seeded with SETNX.
 //
 // Reset zeroes the vector here at once, and at the next Sync in the store

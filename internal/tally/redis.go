@@ -27,8 +27,10 @@ type redisBackend struct {
 // sequence applied, expiring after a day) and prefix+"val:"+key (a
 // string). Calling it again with the same client and prefix changes
 // nothing; with another, the next Sync starts over against the new Redis:
-// pushes whose outcome on the old one is unknown are pushed again, and
-// an absent hash is seeded from this replica's last known total. The
+// pushes whose outcome on the old one is unknown are pushed again with
+// their sequence numbers (so a new client to the same Redis does not apply
+// them twice), and an absent hash is seeded from this replica's last
+// known total. The
 // caller keeps owning client (and closes it after Run has returned).
 func (h *Hub) UseRedis(client redis.UniversalClient, prefix string) {
 	h.mu.Lock()
@@ -90,7 +92,7 @@ else
     if not create then
       return {'wait'}
     end
-    redis.call('HSET', k, 'epoch', 0)
+    redis.call('HSET', k, 'epoch', epoch == '-1' and 0 or epoch)
     for i = 0, nseed - 1 do
       redis.call('HSET', k, ARGV[6 + 2*i], ARGV[7 + 2*i])
     end
@@ -228,16 +230,10 @@ func (h *Hub) preparePush(rb *redisBackend, v *Vector, args []any) (vectorPush, 
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.backend != rb {
-		// A new Redis: what the old one may or may not have applied is
-		// this replica's to push again.
-		if v.inflight != nil {
-			for i, d := range v.inflight {
-				v.pending[i] += d
-			}
-			v.spare, v.inflight = v.inflight, nil
-			clear(v.spare)
-		}
-		// A Reset not yet pushed stays pending: it resets the new Redis.
+		// A new client: a push whose outcome is unknown stays in flight
+		// with its sequence number, so the same Redis (a new client to
+		// it) applies it at most once and another one applies it. A
+		// Reset not yet pushed stays pending: it resets the new Redis.
 		v.backend, v.epoch = rb, -1
 	}
 	if v.spare == nil {
@@ -254,9 +250,13 @@ func (h *Hub) preparePush(rb *redisBackend, v *Vector, args []any) (vectorPush, 
 	if v.inflight != nil {
 		p.seq, deltas, reset = v.inflightSeq, v.inflight, v.inflightReset
 	}
-	args = append(args, p.seq, v.epoch, flag(reset), flag(v.loaded), 0)
+	// The hash may be created from base only when base is the persisted
+	// total (never pulled) or the last pulled one after Redis lost the
+	// hash (reseed); a pull must never create it empty.
+	seed := (v.epoch < 0 || v.reseed) && v.loaded
+	args = append(args, p.seq, v.epoch, flag(reset), flag(seed), 0)
 	nseed := 0
-	if v.epoch < 0 && v.loaded && !reset {
+	if seed && !reset {
 		for i, x := range v.base {
 			if x != 0 && finite(x) {
 				args = append(args, i, x)
@@ -296,11 +296,15 @@ func (h *Hub) finishPush(p vectorPush) error {
 			clear(v.spare)
 			v.resetPending = v.resetPending || v.inflightReset
 		}
+		// The hash is gone (Redis lost its data): the next push recreates
+		// it from this replica's last known total.
+		v.reseed = true
 		return nil
 	}
 	if len(res) < 2 {
 		return fmt.Errorf("tally: unexpected push reply %v", res)
 	}
+	v.reseed = false
 	if mine {
 		v.spare, v.inflight = v.inflight, nil
 		clear(v.spare)

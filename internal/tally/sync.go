@@ -68,12 +68,12 @@ func (h *Hub) report(failing *bool, backend string, err error) {
 // DefaultEvery is Run's interval when it is given none.
 const DefaultEvery = time.Second
 
-// FlushTimeout bounds the final Sync of Run and each of its Syncs.
+// FlushTimeout bounds Run's final flush and each of its Syncs.
 const FlushTimeout = 5 * time.Second
 
 // Run calls Sync every interval (DefaultEvery when every <= 0) until ctx
-// ends, then once more, under a fresh FlushTimeout, to flush what is
-// pending, and returns. A Hub has no Close: stopping is canceling Run's
+// ends, then flushes what is pending (up to three Syncs, until Redis has
+// every addition, all under one fresh FlushTimeout), and returns. A Hub has no Close: stopping is canceling Run's
 // context and waiting for Run to return; only then may the store and the
 // Redis client be closed. Without a Run, nothing is pushed, pulled or
 // saved (Sync may also be called directly).
@@ -87,7 +87,13 @@ func (h *Hub) Run(ctx context.Context, every time.Duration) {
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), FlushTimeout)
-			_ = h.Sync(fctx) // logged by Sync
+			// A Sync that retries a push whose reply was lost sends only
+			// that push; the additions behind it need another.
+			for range 3 {
+				if err := h.Sync(fctx); err != nil || !h.unpushed() { // logged by Sync
+					break
+				}
+			}
 			cancel()
 			return
 		case <-t.C:
@@ -96,4 +102,27 @@ func (h *Hub) Run(ctx context.Context, every time.Duration) {
 			cancel()
 		}
 	}
+}
+
+// unpushed reports whether, sharing through Redis, some vector still has
+// additions or a Reset that Redis has not acknowledged.
+func (h *Hub) unpushed() bool {
+	if h.redis.Load() == nil {
+		return false
+	}
+	h.mu.Lock()
+	vs := make([]*Vector, 0, len(h.vectors))
+	for _, v := range h.vectors {
+		vs = append(vs, v)
+	}
+	h.mu.Unlock()
+	for _, v := range vs {
+		v.mu.Lock()
+		left := v.inflight != nil || v.resetPending || anyNonZero(v.pending)
+		v.mu.Unlock()
+		if left {
+			return true
+		}
+	}
+	return false
 }

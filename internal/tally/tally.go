@@ -81,6 +81,10 @@ type Vector struct {
 	// was never pulled from backend (the Redis it refers to).
 	epoch   int64
 	backend *redisBackend
+	// reseed: Redis answered that the hash is absent although base was
+	// pulled from it (Redis lost its data); the next push may recreate it
+	// seeded with base, at this vector's epoch.
+	reseed bool
 	// loaded: base holds the store's total (or there is no store, or a
 	// Redis total, or a Reset overrode it). An unloaded vector is neither
 	// saved nor allowed to create its Redis hash, so a failed load can

@@ -560,3 +560,75 @@ func TestRunConcurrent(t *testing.T) {
 	mustSync(t, h3)
 	wantValues(t, "another replica", v, []float64{2000, 4000})
 }
+
+// TestRedisLostData: a Redis that lost its data (restarted without
+// persistence, flushed, evicted) is reseeded from the replicas' last
+// pulled totals rather than restarting every replica, and then the store,
+// from zero.
+func TestRedisLostData(t *testing.T) {
+	addr := redistest.Start(t)
+	rc := redisClient(t, addr)
+	a, b := newHub(), newHub()
+	a.UseRedis(redisClient(t, addr), "l:")
+	b.UseRedis(redisClient(t, addr), "l:")
+	va, vb := mustOpen(t, a, "v", 2), mustOpen(t, b, "v", 2)
+	va.Add([]float64{1, 2})
+	vb.Add([]float64{10, 20})
+	mustSync(t, a, b, a)
+	wantValues(t, "before the loss", va, []float64{11, 22})
+	if err := rc.FlushAll(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	va.AddAt(0, 1)
+	vb.AddAt(1, 1)
+	mustSync(t, a, b, a, b, a, b)
+	wantValues(t, "a after the loss", va, []float64{12, 23})
+	wantValues(t, "b after the loss", vb, []float64{12, 23})
+}
+
+// TestRedisNewClientSameServer: a new client for the same Redis (a reload
+// that changed the state block's settings) must not apply again a push
+// whose reply the old client lost.
+func TestRedisNewClientSameServer(t *testing.T) {
+	addr := redistest.Start(t)
+	h := newHub()
+	rc := redisClient(t, addr)
+	h.UseRedis(rc, "n:")
+	v := mustOpen(t, h, "v", 1)
+	v.AddAt(0, 1)
+	rb := h.redis.Load()
+	_, args := h.preparePush(rb, v, nil)
+	k := rb.vectorKey("v")
+	// Applied, but the reply is "lost": the push stays in flight.
+	if err := pushScript.Run(t.Context(), rc, []string{k, k + ":ack:" + h.id}, args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	h.UseRedis(redisClient(t, addr), "n:")
+	mustSync(t, h, h)
+	wantValues(t, "after the new client", v, []float64{1})
+	if got, _ := rc.HGet(t.Context(), k, "0").Result(); got != "1" {
+		t.Errorf("Redis has %q, want 1", got)
+	}
+}
+
+// TestRunFlushesAfterLostReply: a push whose reply was lost (a Sync cut
+// short by Run's context) is retried as it was by the next Sync, which
+// leaves newer additions pending; Run's final flush must send those too.
+func TestRunFlushesAfterLostReply(t *testing.T) {
+	addr := redistest.Start(t)
+	h := newHub()
+	rc := redisClient(t, addr)
+	h.UseRedis(rc, "f:")
+	v := mustOpen(t, h, "v", 1)
+	v.AddAt(0, 1)
+	h.preparePush(h.redis.Load(), v, nil) // in flight, outcome unknown
+	v.AddAt(0, 10)                        // pending behind it
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	h.Run(ctx, time.Hour) // only the final flush
+	peer := newHub()
+	peer.UseRedis(redisClient(t, addr), "f:")
+	pv := mustOpen(t, peer, "v", 1)
+	mustSync(t, peer)
+	wantValues(t, "in Redis after Run's flush", pv, []float64{11})
+}

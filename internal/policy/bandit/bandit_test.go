@@ -558,6 +558,7 @@ func TestRewardUpdates(t *testing.T) {
 		{"failed request", "feedback", 502, []step{{}}, 1, 0},
 		{"failed then feedback", "feedback", 502, []step{{}, {feedback: f(0.4)}}, 1, 0.4},
 		{"client cancel", "both", 499, []step{{}}, 0, 0},
+		{"client cancel then feedback", "feedback", 499, []step{{}, {feedback: f(1)}}, 0, 0},
 		{"no feedback", "feedback", 200, []step{{}}, 0, 0},
 	}
 	for _, tt := range tests {

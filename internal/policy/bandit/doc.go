@@ -77,8 +77,9 @@
 // back from the decision log, so it works after a restart or on another
 // replica. Idempotency limits: the updates assume each event arrives
 // once — a repeated Finished or a first feedback delivered twice counts
-// the request twice, and two scores for one request racing (each with the
-// same previous) leave b off by one reward. In feedback mode a request
+// the request twice, and two scores for one request racing on two
+// replicas (each with the same previous) leave b off by one reward (one
+// gateway serializes storing a score with reading the one it replaces). In feedback mode a request
 // that never gets feedback is never learned from. With quality gate,
 // feedback is ignored.
 //

@@ -31,9 +31,11 @@ func (n *Node) Finished(d *store.Decision) {
 // Feedback learns from a feedback score. The request's first score adds
 // an observation, unless Finished already counted one (quality both, or a
 // failed request), whose reward it then replaces; a later score replaces
-// the reward of the previous one. With quality gate, feedback is ignored.
+// the reward of the previous one. With quality gate, feedback is ignored,
+// and so is feedback on a request the client cancelled (it teaches
+// nothing).
 func (n *Node) Feedback(d *store.Decision, score float64, previous *float64) {
-	if n.quality == QualityGate {
+	if n.quality == QualityGate || d == nil || d.Status == statusCanceled {
 		return
 	}
 	a, x, ok := n.decision(d)

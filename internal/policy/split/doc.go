@@ -92,8 +92,10 @@
 // weights, chosen by a second, independent hash of the key. Raising the
 // share therefore only moves users into the ramped arm, never between the
 // other arms (and lowering it only moves users out of it): assignment
-// stays sticky while ramping. Without a rollout or ramp the layout above
-// (cumulative weights) is unchanged.
+// stays sticky while ramping. A manual share without a rollout keeps the
+// other arms' users on their configured arms (their buckets rescaled), so
+// the first ramp moves no one between them either. Without a rollout or
+// ramp the layout above (cumulative weights) is unchanged.
 //
 // A manual ramp, POST /v1/experiments/{name} with {"share": 0.2} (for the
 // rollout's arm, else the last arm) or {"weights": {"control": 1, ...}}
@@ -125,8 +127,9 @@
 // A config error names its path (routes.r.split.share: must be in [0,1]).
 // At run time the chosen arm's error is returned as it is. An unreadable
 // stored ramp or promotion is ignored (the configured layout applies). A
-// reload that fails after building a split has already re-registered it;
-// its statistics are the same vectors, so nothing is lost. A promotion
+// split built by a reload only offers itself (it never replaces the live
+// experiment) and claims the name with its first request, so a rejected
+// reload leaves the live node registered; both share the same vectors. A promotion
 // that cannot be stored is logged at error and retried on the next
 // request.
 //

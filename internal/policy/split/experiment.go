@@ -15,6 +15,7 @@ import (
 	"github.com/sextant-router/sextant/internal/experiment"
 	"github.com/sextant-router/sextant/internal/gate"
 	"github.com/sextant-router/sextant/internal/learning"
+	"github.com/sextant-router/sextant/internal/policy"
 	"github.com/sextant-router/sextant/internal/store"
 	"github.com/sextant-router/sextant/internal/tally"
 	"github.com/sextant-router/sextant/internal/trace"
@@ -127,12 +128,36 @@ func experimentName(path string) (name, route string) {
 	if !ok {
 		return path, ""
 	}
-	route, _, _ = strings.Cut(rest, ".")
+	route = routeOf(rest)
 	root := strings.TrimSuffix(rest, ".split")
 	if root == route && !strings.ContainsAny(root, "[") {
 		return route, route
 	}
 	return path, route
+}
+
+// routeOf returns the route name at the start of rest (a config path
+// after "routes."). Route names may hold dots ("gpt-4.1-ab"), so the name
+// ends before the first segment that is a registered policy kind; without
+// one (or past a "["), at the first dot.
+func routeOf(rest string) string {
+	for i := 0; i < len(rest); i++ {
+		if rest[i] == '[' {
+			break
+		}
+		if rest[i] != '.' {
+			continue
+		}
+		seg := rest[i+1:]
+		if j := strings.IndexAny(seg, ".["); j >= 0 {
+			seg = seg[:j]
+		}
+		if _, ok := policy.Lookup(seg); ok {
+			return rest[:i]
+		}
+	}
+	route, _, _ := strings.Cut(rest, ".")
+	return route
 }
 
 func (n *Node) setupExperiment(path string, cfg *config) error {
@@ -253,6 +278,11 @@ type layout struct {
 	promoted int // the promoted arm, -1 for none
 	ramped   int // the ramped arm, -1 for none
 	rshare   float64
+	// base, for a manual share without a rollout, is the bucket range
+	// [0, base) the other arms held in the configured layout: buckets
+	// below it keep their configured arm (bucket/base over the other
+	// arms' weights), so the first ramp moves no one between them.
+	base float64
 	// weights are the arms' relative weights: all arms without a ramp,
 	// the other arms with one.
 	weights []float64
@@ -287,6 +317,9 @@ func (n *Node) layout(now time.Time) layout {
 		l.weights, l.total = nil, 0
 	case r != nil && r.Share != nil:
 		l.ramped, l.rshare = n.rampedArm(), *r.Share
+		if n.rollout == nil && len(n.arms) > 1 {
+			l.base = math.Max(0, math.Min(1, n.arms[len(n.arms)-2].upper))
+		}
 	case n.rollout != nil:
 		l.ramped, l.rshare = n.rollout.arm, n.rollout.share(now)
 	}
@@ -319,8 +352,9 @@ func (n *Node) rampedArm() int {
 
 // pick returns the arm for bucket. With a ramped arm the arm takes
 // [1-share, 1), and the others split the rest by an independent second
-// bucket b2: raising the share only moves requests into the ramped arm
-// and never moves one between the other arms.
+// bucket b2 (below l.base, by their configured buckets): raising the
+// share only moves requests into the ramped arm and never moves one
+// between the other arms.
 func (l layout) pick(bucket, b2 float64, n *Node) int {
 	switch {
 	case l.promoted >= 0:
@@ -328,6 +362,9 @@ func (l layout) pick(bucket, b2 float64, n *Node) int {
 	case l.ramped >= 0:
 		if bucket >= 1-l.rshare || len(n.arms) == 1 {
 			return l.ramped
+		}
+		if bucket < l.base {
+			return cumulative(l.weights, l.total, bucket/l.base, l.ramped)
 		}
 		return cumulative(l.weights, l.total, b2, l.ramped)
 	case l.weights != nil:

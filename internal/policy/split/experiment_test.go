@@ -24,6 +24,9 @@ func TestExperimentName(t *testing.T) {
 		{"routes.r.split", "r", "r"},
 		{"routes.r.fallback[0].split", "routes.r.fallback[0].split", "r"},
 		{"x.split", "x.split", ""},
+		// Route names may hold dots: the route ends before the first kind.
+		{"routes.gpt-4.1-ab.split", "gpt-4.1-ab", "gpt-4.1-ab"},
+		{"routes.v1.2.split.a.split", "routes.v1.2.split.a.split", "v1.2"},
 	}
 	for _, tt := range tests {
 		if n, r := experimentName(tt.path); n != tt.name || r != tt.route {
@@ -198,6 +201,37 @@ func TestRampIsSticky(t *testing.T) {
 }
 
 func ptr(f float64) *float64 { return &f }
+
+// TestFirstManualRampIsSticky: without a rollout, the first manual share
+// (for the last arm) must not move users between the other arms, which
+// held their buckets in the configured cumulative layout.
+func TestFirstManualRampIsSticky(t *testing.T) {
+	for _, tc := range []struct{ name, cfg string }{
+		{"three arms", `{"name":"manual3","key":"user","arms":[{"name":"c","route":"c"},{"name":"d","route":"d","weight":2},{"name":"new","route":"new"}]}`},
+		{"new arm at weight 0", `{"name":"manual0","key":"user","arms":[{"name":"c","route":"c"},{"name":"d","route":"d"},{"name":"new","route":"new","weight":0}]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := build(t, tc.cfg)
+			prev := map[string]string{}
+			for i := range 2000 {
+				u := fmt.Sprintf("user-%d", i)
+				prev[u] = serve(t, n, call("hi", u, ""))
+			}
+			for _, s := range []float64{0.25, 0.1, 0.3, 0.6, 1} {
+				if err := n.Ramp(&s, nil); err != nil {
+					t.Fatal(err)
+				}
+				for u, was := range prev {
+					got := serve(t, n, call("hi", u, ""))
+					if got != was && got != "new" && was != "new" {
+						t.Fatalf("share %v: %s moved from %s to %s", s, u, was, got)
+					}
+					prev[u] = got
+				}
+			}
+		})
+	}
+}
 
 func TestRolloutSchedule(t *testing.T) {
 	n := build(t, `{"name":"linear","share":1,"a":"x","b":"y","rollout":{"arm":"b","from":0.1,"to":0.5,"start":"2026-01-01T00:00:00Z","over":"10h"}}`)
