@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -302,8 +303,14 @@ type Source interface {
 	Report(now time.Time) Report
 	// Ramp sets a manual share ({"share": s} for the ramped arm) or
 	// weights ({"weights": {arm: w}}); the change is shared by replicas.
+	// It returns ErrPromoted once the experiment has promoted a winner.
 	Ramp(share *float64, weights map[string]float64) error
 }
+
+// ErrPromoted is Ramp's error for an experiment that has promoted its
+// winner: every request goes to the winner, and a ramp would change
+// nothing.
+var ErrPromoted = errors.New("the experiment has promoted its winner; every request goes to it")
 
 // Registry maps experiment names to live experiments. Safe for
 // concurrent use.

@@ -1,12 +1,12 @@
 package gateway
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
+	"github.com/sextant-router/sextant/internal/conf"
 	"github.com/sextant-router/sextant/internal/config"
 	"github.com/sextant-router/sextant/internal/experiment"
 	"github.com/sextant-router/sextant/internal/llm"
@@ -102,17 +102,28 @@ func (s *Server) rampExperiment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, experimentNotFound(name))
 		return
 	}
-	var req rampRequest
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
-	if err == nil {
-		err = json.Unmarshal(body, &req)
+	body, le := readJSONBody(w, r, 64<<10)
+	if le != nil {
+		writeError(w, le)
+		return
 	}
-	if err != nil {
-		writeError(w, &llm.Error{Status: http.StatusBadRequest, Type: llm.TypeInvalidRequest, Code: "invalid_json",
+	var req rampRequest
+	if err := conf.Decode("", body, &req); err != nil {
+		var ce *conf.Error
+		param := ""
+		if errors.As(err, &ce) {
+			param = ce.Path
+		}
+		writeError(w, &llm.Error{Status: http.StatusBadRequest, Type: llm.TypeInvalidRequest, Code: "invalid_json", Param: param,
 			Message: "the body must be a JSON object {\"share\": s} or {\"weights\": {...}}: " + err.Error()})
 		return
 	}
-	if err := src.Ramp(req.Share, req.Weights); err != nil {
+	err := src.Ramp(req.Share, req.Weights)
+	if errors.Is(err, experiment.ErrPromoted) {
+		writeError(w, &llm.Error{Status: http.StatusConflict, Type: llm.TypeInvalidRequest, Code: "experiment_promoted", Message: err.Error()})
+		return
+	}
+	if err != nil {
 		writeError(w, &llm.Error{Status: http.StatusBadRequest, Type: llm.TypeInvalidRequest, Code: "invalid_ramp", Message: err.Error()})
 		return
 	}

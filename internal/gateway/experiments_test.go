@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/sextant-router/sextant/internal/experiment"
 	"github.com/sextant-router/sextant/internal/learning"
+	"github.com/sextant-router/sextant/internal/tally"
 )
 
 const experimentConfig = testConfig + `
@@ -81,6 +83,8 @@ func TestExperimentsAPI(t *testing.T) {
 		{"ramp bad json", "POST", "/v1/experiments/abtest", `{`, admin, http.StatusBadRequest},
 		{"ramp unknown", "POST", "/v1/experiments/nope", `{"share":0.2}`, admin, http.StatusNotFound},
 		{"delete", "DELETE", "/v1/experiments/abtest", "", admin, http.StatusMethodNotAllowed},
+		{"ramp unknown field", "POST", "/v1/experiments/abtest", `{"share":0.2,"arm":"x"}`, admin, http.StatusBadRequest},
+		{"ramp trailing data", "POST", "/v1/experiments/abtest", `{"share":0.2} {}`, admin, http.StatusBadRequest},
 		{"ramp", "POST", "/v1/experiments/abtest", `{"share":0.2}`, admin, http.StatusOK},
 	}
 	for _, tt := range tests {
@@ -99,5 +103,23 @@ func TestExperimentsAPI(t *testing.T) {
 	json.Unmarshal(w.Body.Bytes(), &rep)
 	if rep.Arms[1].Share != 0.2 {
 		t.Errorf("after the ramp the cheap arm's share is %v", rep.Arms[1].Share)
+	}
+}
+
+// Once an experiment has promoted its winner, a ramp is refused with 409:
+// it would change nothing.
+func TestRampAfterPromotion(t *testing.T) {
+	f := newFixture(t, experimentConfig, experimentEnv)
+	admin := map[string]string{"Authorization": "Bearer admin-secret-0123"}
+	key := "experiment/abtest/promotion"
+	b, _ := json.Marshal(experiment.Promotion{Winner: "cheap", Metric: "cost", Time: time.Now().UTC()})
+	if err := tally.Default.Put(key, b); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tally.Default.Put(key, nil) })
+	w := f.do("POST", "/v1/experiments/abtest", `{"share":0.5}`, admin)
+	var e wireError
+	if w.Code != http.StatusConflict || json.Unmarshal(w.Body.Bytes(), &e) != nil || string(e.Error.Code) != `"experiment_promoted"` {
+		t.Fatalf("ramp after promotion = %d %s, want 409 experiment_promoted", w.Code, w.Body)
 	}
 }

@@ -102,7 +102,7 @@ const neutralP = 0.5
 func (f *modelFeature) put(x []float64, p []float64) {
 	for j, li := range f.labels {
 		v := neutralP
-		if p != nil {
+		if p != nil && p[li] >= 0 && p[li] <= 1 { // NaN or out of range: no evidence
 			v = p[li]
 		}
 		x[j] = v

@@ -225,3 +225,21 @@ func TestModelFeatureServe(t *testing.T) {
 		t.Errorf("b[1] = %v, want %v", got, want)
 	}
 }
+
+// A model answer that is not a probability (NaN, out of range) counts as
+// no evidence, so x stays finite and the trace stays encodable.
+func TestModelFeaturePutNonProbability(t *testing.T) {
+	f := &modelFeature{labels: []int{0}, logit: true}
+	for _, p := range []float64{math.NaN(), math.Inf(1), -0.5, 1.5} {
+		x := make([]float64, 2)
+		f.put(x, []float64{p})
+		if x[0] != neutralP || x[1] != 0 {
+			t.Errorf("p = %v: x = %v, want [%v 0]", p, x, neutralP)
+		}
+	}
+	x := make([]float64, 2)
+	f.put(x, []float64{0.9})
+	if x[0] != 0.9 || !(x[1] > 0) {
+		t.Errorf("p = 0.9: x = %v", x)
+	}
+}

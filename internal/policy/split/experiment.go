@@ -560,6 +560,9 @@ func (n *Node) Report(now time.Time) experiment.Report {
 // arm, else the last arm), or weights by arm name. Replicas read it on
 // their next request.
 func (n *Node) Ramp(share *float64, weights map[string]float64) error {
+	if load(&n.exp.promo, n.promoKey()) != nil {
+		return experiment.ErrPromoted
+	}
 	v := rampValue{Time: time.Now().UTC()}
 	switch {
 	case share != nil && weights != nil:

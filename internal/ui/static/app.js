@@ -418,7 +418,7 @@ function renderExperiments(list) {
     for (const c of x.comparisons || []) {
       const li = node('li', c.significant ? 'sig' : '');
       const d = c.metric === 'cost' ? usd(c.diff) : c.metric === 'latency' ? c.diff.toFixed(1) + ' ms' : c.metric === 'error_rate' ? pct(c.diff, 2) : c.diff.toFixed(3);
-      li.textContent = `${c.arm} vs ${c.control} · ${c.metric}: ${d}` + (c.ci ? ` (95% CI ${c.ci[0].toPrecision(3)} … ${c.ci[1].toPrecision(3)})` : '') +
+      li.textContent = `${c.arm} vs ${c.control} · ${c.metric}: ${d}` + (c.ci ? ` (${Math.round((x.confidence || 0.95) * 100)}% CI ${c.ci[0].toPrecision(3)} … ${c.ci[1].toPrecision(3)})` : '') +
         ` · p = ${c.p_value < 0.0001 ? '<0.0001' : c.p_value.toFixed(4)}` + (c.significant ? ' · significant' : '');
       cmp.appendChild(li);
     }
