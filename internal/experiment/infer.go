@@ -32,7 +32,16 @@ func WilsonCI(k, n, conf float64) (float64, Interval) {
 	z2 := z * z
 	centre := (p + z2/(2*n)) / (1 + z2/n)
 	h := z / (1 + z2/n) * math.Sqrt(p*(1-p)/n+z2/(4*n*n))
-	return p, Interval{math.Max(0, centre-h), math.Min(1, centre+h)}
+	iv := Interval{math.Max(0, centre-h), math.Min(1, centre+h)}
+	// The bounds are exactly 0 with no successes and 1 with no failures;
+	// say so rather than leave the rounding of centre−h.
+	if k <= 0 {
+		iv.Lo = 0
+	}
+	if k >= n {
+		iv.Hi = 1
+	}
+	return p, iv
 }
 
 // Test is the comparison of one arm with the control on one metric.
