@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
-	"sync"
 	"time"
+
+	"github.com/sextant-router/sextant/internal/claim"
 )
 
 // Metrics a promotion rule can decide on.
@@ -312,71 +312,10 @@ type Source interface {
 // nothing.
 var ErrPromoted = errors.New("the experiment has promoted its winner; every request goes to it")
 
-// Registry maps experiment names to live experiments. Safe for
-// concurrent use.
-type Registry struct {
-	mu  sync.RWMutex
-	src map[string]Source
-}
+// Registry maps experiment names to live experiments (see package
+// claim: a split offers itself when built and claims its name when it
+// serves). Safe for concurrent use.
+type Registry = claim.Registry[Source]
 
 // Default is the process-wide registry split nodes register with.
-var Default = &Registry{src: map[string]Source{}}
-
-// Register makes s the experiment called name, replacing an earlier one
-// (a config reload rebuilds the node under the same name).
-func (r *Registry) Register(name string, s Source) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.src == nil {
-		r.src = map[string]Source{}
-	}
-	r.src[name] = s
-}
-
-// Offer registers s as name unless an experiment already holds the name:
-// a split offers itself when built, so a node built by a rejected reload
-// never replaces the live one.
-func (r *Registry) Offer(name string, s Source) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.src == nil {
-		r.src = map[string]Source{}
-	}
-	if _, ok := r.src[name]; !ok {
-		r.src[name] = s
-	}
-}
-
-// Claim makes s the experiment called name unless it already is: a split
-// claims its name when it serves, so the node of an accepted reload takes
-// over with its first request. It takes only a read lock when s already
-// holds the name.
-func (r *Registry) Claim(name string, s Source) {
-	r.mu.RLock()
-	cur, ok := r.src[name]
-	r.mu.RUnlock()
-	if ok && cur == s {
-		return
-	}
-	r.Register(name, s)
-}
-
-// Lookup returns the experiment called name.
-func (r *Registry) Lookup(name string) (Source, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	s, ok := r.src[name]
-	return s, ok
-}
-
-// Names returns the registered names, sorted.
-func (r *Registry) Names() []string {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	out := make([]string, 0, len(r.src))
-	for n := range r.src {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+var Default = &Registry{}

@@ -33,8 +33,7 @@
 package learning
 
 import (
-	"sync"
-
+	"github.com/sextant-router/sextant/internal/claim"
 	"github.com/sextant-router/sextant/internal/store"
 )
 
@@ -53,69 +52,18 @@ type Learner interface {
 	Feedback(d *store.Decision, score float64, previous *float64)
 }
 
-// Registry maps learner ids to learners.
+// Registry maps learner ids to learners; its Offer, Claim, Register,
+// Unregister and Lookup are package claim's.
 type Registry struct {
-	mu       sync.RWMutex
-	learners map[string]Learner
+	claim.Registry[Learner]
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{learners: map[string]Learner{}} }
+func NewRegistry() *Registry { return &Registry{} }
 
 // Default is the process-wide registry that nodes register with and the
 // gateway and eval dispatch to.
 var Default = NewRegistry()
-
-// Register makes l the learner for id, replacing any earlier one.
-func (r *Registry) Register(id string, l Learner) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.learners[id] = l
-}
-
-// Offer registers l for id unless a learner already holds id. A node
-// offers itself when it is built: the first build in a process is live
-// at once (feedback for requests decided before a restart finds it), and
-// a node built by a reload that is then rejected never displaces the
-// live one.
-func (r *Registry) Offer(id string, l Learner) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.learners[id]; !ok {
-		r.learners[id] = l
-	}
-}
-
-// Claim makes l the learner for id unless it already is. A node claims
-// its id each time it serves, so after an accepted reload the new node
-// takes over with its first request. It takes only a read lock when l
-// already holds id.
-func (r *Registry) Claim(id string, l Learner) {
-	r.mu.RLock()
-	cur, ok := r.learners[id]
-	r.mu.RUnlock()
-	if ok && cur == l {
-		return
-	}
-	r.Register(id, l)
-}
-
-// Unregister removes id's learner if it is still l.
-func (r *Registry) Unregister(id string, l Learner) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.learners[id] == l {
-		delete(r.learners, id)
-	}
-}
-
-// Lookup returns the learner registered for id.
-func (r *Registry) Lookup(id string) (Learner, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	l, ok := r.learners[id]
-	return l, ok
-}
 
 // Finished tells every learner named in d's trace that d finished.
 func (r *Registry) Finished(d *store.Decision) {
@@ -140,8 +88,6 @@ func (r *Registry) named(d *store.Decision) []Learner {
 	}
 	var out []Learner
 	var seen map[string]bool
-	r.mu.RLock()
-	defer r.mu.RUnlock()
 	for _, dec := range d.Trace.Decisions {
 		id, _ := dec.Data[DataKey].(string)
 		if id == "" || seen[id] {
@@ -151,7 +97,7 @@ func (r *Registry) named(d *store.Decision) []Learner {
 			seen = map[string]bool{}
 		}
 		seen[id] = true
-		if l, ok := r.learners[id]; ok {
+		if l, ok := r.Lookup(id); ok {
 			out = append(out, l)
 		}
 	}
